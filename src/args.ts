@@ -1,0 +1,98 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** Root filesystem of the image. */
+export const Filesystem = {
+    /** ext4, the default. */
+    Ext4: "ext4",
+    /** btrfs with zstd compression. */
+    Btrfs: "btrfs",
+} as const;
+/** Root filesystem of the image. */
+export type Filesystem = (typeof Filesystem)[keyof typeof Filesystem];
+
+/** How EC2 boots instances launched from the image. */
+export const BootMode = {
+    /** UEFI where the instance type supports it, legacy BIOS elsewhere (the disk carries both loaders). */
+    UefiPreferred: "uefi-preferred",
+    /** UEFI only (required for NitroTPM). */
+    Uefi: "uefi",
+    /** Legacy BIOS only. */
+    LegacyBios: "legacy-bios",
+} as const;
+/** How EC2 boots instances launched from the image. */
+export type BootMode = (typeof BootMode)[keyof typeof BootMode];
+
+/** The Arch kernel package installed in the image. */
+export const Kernel = {
+    /** The current stable kernel. */
+    Linux: "linux",
+    /** The long-term support kernel. */
+    LinuxLts: "linux-lts",
+} as const;
+/** The Arch kernel package installed in the image. */
+export type Kernel = (typeof Kernel)[keyof typeof Kernel];
+
+/** How the bootstrap tarball (the Arch root that runs pacstrap on the builder) is obtained. */
+export const BootstrapMethod = {
+    /** Download the official archlinux-bootstrap tarball and verify its checksum (no root, no Arch host). */
+    Official: "official",
+    /** Build it here with pacstrap (needs root and pacstrap; uses `mirror`). */
+    Pacstrap: "pacstrap",
+} as const;
+/** How the bootstrap tarball is obtained. */
+export type BootstrapMethod = (typeof BootstrapMethod)[keyof typeof BootstrapMethod];
+
+/** Arguments of an {@link ArchAmi}. Every argument is optional. */
+export interface ArchAmiArgs {
+    /** AMI name prefix: 3–115 characters of letters, digits and `()[] ./-'@_`; the build hash is appended (`<name>-<hash12>`). Default: the resource name. */
+    name?: string;
+    /** AMI description. Default: "Arch Linux (<kernel>, <filesystem>) built by arch-ami". */
+    description?: string;
+    /** Tags applied to every AWS resource the component creates, AMI and snapshot included. Changing them updates in place. */
+    tags?: pulumi.Input<{ [key: string]: pulumi.Input<string> }>;
+
+    /** Subnet of the builder instance. Default: the default VPC's default subnet of the first availability zone. */
+    subnetId?: pulumi.Input<string>;
+    /** Builder instance type (x86_64). Default: `t3.small` (Nitro, cheap). */
+    instanceType?: string;
+    /** CIDRs allowed to reach the builder over SSH. Default: this machine's public IPv4 as a /32, detected at run time. */
+    sshIngressCidrs?: string[];
+    /** Give the builder a public IPv4 and connect to it; `false` connects to its private address (builder in a private subnet reached over VPN/Direct Connect). Default: `true`. */
+    associatePublicIp?: boolean;
+    /** Builder AMI id. Default: the latest official Debian 13 amd64 AMI (owner 136693071363). */
+    builderAmi?: pulumi.Input<string>;
+
+    /** Size of the image's root volume in GiB, 2–16384. Default: 4. */
+    volumeSize?: number;
+    /** Root filesystem: `ext4` (default) or `btrfs`. */
+    filesystem?: Filesystem;
+    /** Boot mode registered on the AMI: `uefi-preferred` (default), `uefi` or `legacy-bios`. */
+    bootMode?: BootMode;
+    /** Register the AMI with NitroTPM 2.0 (needs bootMode `uefi` or `uefi-preferred`). Default: `false`. */
+    tpmSupport?: boolean;
+    /** Kernel package: `linux` (default) or `linux-lts`. */
+    kernel?: Kernel;
+    /** Extra Arch packages to install (names as pacman knows them). Default: none. */
+    packages?: string[];
+    /** System locale, as in /etc/locale.gen (e.g. `de_DE.UTF-8`). Default: `en_US.UTF-8`. */
+    locale?: string;
+    /** Time zone from the tz database (e.g. `Europe/Berlin`). Default: `UTC`. */
+    timezone?: string;
+    /** Static hostname of the image (cloud-init sets the instance's own at boot). Default: `archlinux`. */
+    hostname?: string;
+    /** Login user cloud-init creates with the instance's key pair and passwordless sudo. Default: `arch`. */
+    defaultUser?: string;
+
+    /** Arch mirror, a URL containing `$repo` and `$arch`. Default: `https://geo.mirror.pkgbuild.com/$repo/os/$arch`. */
+    mirror?: string;
+    /** Pin the package repositories to a day of the Arch Linux Archive (`YYYY.MM.DD`); overrides `mirror`. Default: not pinned. */
+    repositorySnapshot?: string;
+    /** How the bootstrap tarball is obtained: `official` (default) or `pacstrap`. */
+    bootstrapMethod?: BootstrapMethod;
+    /** Base URL holding `iso/<date>/` with the official bootstrap tarballs. Default: `https://geo.mirror.pkgbuild.com`. */
+    bootstrapMirror?: string;
+    /** Release date of the official bootstrap tarball (`YYYY.MM.DD`) or `latest`. Default: `latest`. */
+    bootstrapDate?: string;
+    /** Expected sha256 of the bootstrap tarball; the build stops when it differs. Default: the mirror's published checksum only. */
+    bootstrapSha256?: string;
+}

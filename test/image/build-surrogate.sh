@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds the local surrogate VM: a Debian root like the EC2 builder's, as a raw virtio disk plus the
+# kernel and initrd QEMU boots directly. A systemd unit plays the remote command: it copies the upload
+# share to /home/admin exactly as the component uploads it, runs the same command line, reports the
+# exit code on the share and powers off.
+set -Eeuo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=test/image/lib.sh
+source "$here/lib.sh"
+
+SURROGATE_PACKAGES=(linux-image-amd64 systemd-sysv udev kmod gdisk dosfstools e2fsprogs btrfs-progs
+  zstd util-linux fdisk sudo)
+
+write_surrogate_unit() {
+  local root=$1
+  install -Dm755 "$here/surrogate-run" "$root/usr/local/bin/surrogate-run"
+  cat >"$root/etc/systemd/system/surrogate-run.service" <<'UNIT'
+[Unit]
+Description=arch-ami local surrogate: run the uploaded provisioning like the remote command
+After=systemd-udev-settle.service local-fs.target
+Wants=systemd-udev-settle.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/bin/surrogate-run
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  ln -sf /etc/systemd/system/surrogate-run.service \
+    "$root/etc/systemd/system/multi-user.target.wants/surrogate-run.service"
+  # No login prompts or slow waits: this VM only runs the provisioning.
+  ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
+  ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
+  ln -sf /dev/null "$root/etc/systemd/system/systemd-networkd-wait-online.service"
+  printf '9p\n9pnet\n9pnet_virtio\n' >"$root/etc/modules-load.d/upload.conf"
+  printf 'surrogate\n' >"$root/etc/hostname"
+  printf '/dev/vda / ext4 rw 0 1\n' >"$root/etc/fstab"
+}
+
+build_surrogate() {
+  local out=$1 root
+  mkdir -p "$out"
+  root=$(mktemp -d)
+  # shellcheck disable=SC2016 # $1 is expanded by mmdebstrap's hook shell
+  mmdebstrap --variant=minbase --include="$(IFS=,; echo "${SURROGATE_PACKAGES[*]}")" \
+    --customize-hook='chroot "$1" useradd -m -s /bin/bash admin' \
+    "$DEBIAN_SUITE" "$root" "$DEBIAN_MIRROR" >&2
+  write_surrogate_unit "$root"
+  cp -L "$root/vmlinuz" "$out/vmlinuz"
+  cp -L "$root/initrd.img" "$out/initrd.img"
+  rm -rf "$root/var/cache/apt/archives"/*.deb "$root/var/lib/apt/lists"/*
+  mkfs.ext4 -q -L surrogate -d "$root" "$out/disk.raw" 3G
+  rm -rf "$root"
+}
+
+main() {
+  require_root
+  require_commands mmdebstrap:mmdebstrap mkfs.ext4:e2fsprogs
+  local key
+  key=$(cat "${BASH_SOURCE[0]}" "$here/surrogate-run" "$here/lib.sh" | sha256sum | cut -c1-16)
+  cached surrogate "$key" build_surrogate
+  printf '%s\n' "$TEST_CACHE/surrogate"
+}
+
+main "$@"
