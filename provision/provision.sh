@@ -21,6 +21,8 @@ BOOT_ROOT=$WORK/root.x86_64
 TARGET=$BOOT_ROOT/mnt
 LOG=/var/log/arch-ami-provision.log
 STEPS_TOTAL=9
+# The remote command starts once the attachment is reported; the device shows up within seconds.
+DISK_WAIT_SECONDS=30
 
 # Exit codes (provision/README.md).
 E_USAGE=2 E_DISK=3 E_TARBALL=4
@@ -85,9 +87,11 @@ unmount_below() {
 on_exit() {
   local rc=$?
   if ((rc != 0)); then
+    local tail_lines
+    tail_lines=$(tail -n 25 "$LOG" 2>/dev/null || true)
     printf '\n!!! provisioning FAILED in step %d (%s) with exit code %d after %ds\n' "$STEP_NO" "$STEP_NAME" "$rc" "$SECONDS"
     printf '!!! last lines of %s:\n' "$LOG"
-    tail -n 25 "$LOG" 2>/dev/null | sed 's/^/!!!   /' || true
+    printf '%s\n' "$tail_lines" | sed 's/^/!!!   /'
     release_mounts
     printf '!!! the volume is left unmounted; fix the cause and run provision.sh again\n'
   fi
@@ -144,7 +148,7 @@ check_inputs() {
 # The volume's NVMe serial is its id without the dash; Xen instance types name it by the device name.
 find_target_disk() {
   local serial=${CFG[VOLUME_ID]//-/} dev s tries
-  for ((tries = 0; tries < 60; tries++)); do
+  for ((tries = 0; tries < DISK_WAIT_SECONDS / 2; tries++)); do
     for dev in /sys/block/nvme*n*; do
       [[ -e $dev/device/serial ]] || continue
       s=$(tr -d ' ' <"$dev/device/serial")
@@ -436,7 +440,8 @@ main() {
   [[ $# -eq 1 ]] || die $E_USAGE "usage: provision.sh CONFIG"
   [[ $(id -u) -eq 0 ]] || die $E_USAGE "provision.sh must run as root"
   mkdir -p "$(dirname "$LOG")"
-  exec > >(tee -a "$LOG") 2>&1
+  [[ -f $LOG ]] && mv -f "$LOG" "$LOG.previous"
+  exec > >(tee "$LOG") 2>&1
   trap on_exit EXIT
   echo "arch-ami provisioning started $(date -u +%FT%TZ)"
   read_config "$1"

@@ -38,6 +38,10 @@ UNIT
   ln -sf /dev/null "$root/etc/systemd/system/systemd-networkd-wait-online.service"
   printf '9p\n9pnet\n9pnet_virtio\n' >"$root/etc/modules-load.d/upload.conf"
   printf 'surrogate\n' >"$root/etc/hostname"
+  printf '127.0.0.1 localhost\n127.0.1.1 surrogate\n' >"$root/etc/hosts"
+  # Like Debian's cloud images: the admin user has passwordless sudo.
+  printf 'admin ALL=(ALL) NOPASSWD:ALL\n' >"$root/etc/sudoers.d/admin"
+  chmod 0440 "$root/etc/sudoers.d/admin"
   printf '/dev/vda / ext4 rw 0 1\n' >"$root/etc/fstab"
 }
 

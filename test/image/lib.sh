@@ -35,7 +35,10 @@ cached() {
   log "building: $name"
   rm -rf "$dir" "$dir.key" "$dir.tmp"
   mkdir -p "$TEST_CACHE"
-  "$build" "$dir.tmp"
+  "$build" "$dir.tmp" >&2
   mv "$dir.tmp" "$dir"
   printf '%s' "$key" >"$dir.key"
 }
+
+# Every failure names the command and line, so a CI log says what broke.
+trap 'printf "error: command \"%s\" failed (exit %d) at %s:%d\n" "$BASH_COMMAND" "$?" "${BASH_SOURCE[0]}" "$LINENO" >&2' ERR

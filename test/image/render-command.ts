@@ -1,0 +1,29 @@
+// Prints the command line the ArchAmi component's remote command runs, for the local surrogate: the same
+// functions (resolveSettings -> renderConfig -> provisionCommand) the component uses, so the offline proof
+// exercises the real interface. Usage: tsx render-command.ts --volume-id vol-… [--packages "a b"]
+//   [--filesystem ext4|btrfs] [--mirror URL]
+import { parseArgs } from "node:util";
+import { provisionCommand, renderConfig } from "../../src/buildConfig";
+import { TARGET_DEVICE } from "../../src/builder";
+import { resolveSettings } from "../../src/settings";
+import { ArchAmiArgs } from "../../src/args";
+
+const { values } = parseArgs({
+    options: {
+        "volume-id": { type: "string" },
+        packages: { type: "string", default: "" },
+        filesystem: { type: "string", default: "ext4" },
+        hostname: { type: "string", default: "arch-test" },
+        mirror: { type: "string", default: "file:///srv/arch-ami-test-repo/$repo/os/$arch" },
+    },
+});
+const args: ArchAmiArgs = {
+    sshIngressCidrs: ["127.0.0.1/32"],
+    packages: values.packages ? values.packages.split(" ") : [],
+    filesystem: values.filesystem as ArchAmiArgs["filesystem"],
+    hostname: values.hostname,
+    mirror: values.mirror,
+};
+const settings = resolveSettings("test-image", args);
+const config = renderConfig(settings.image, { volumeId: values["volume-id"] ?? "", deviceName: TARGET_DEVICE });
+process.stdout.write(provisionCommand(config) + "\n");

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# test-image.sh --out PATH [--negative-cases] [--filesystem ext4|btrfs]
+# Builds a raw Arch disk image through the real provisioning path, offline: the test bootstrap tarball
+# and package repository, the local surrogate VM (Debian under QEMU) with the target disk attached as an
+# NVMe drive whose serial is a volume id, the same uploads and the same command line as the ArchAmi
+# component's remote command. Exit 0 only when provisioning succeeded; the image is left at PATH and the
+# surrogate's serial log at PATH.log. --negative-cases first runs the refusal cases (unknown volume,
+# mounted disk, corrupt tarball, missing package) on the same VM and checks each fails as it should.
+set -Eeuo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=test/image/lib.sh
+source "$here/lib.sh"
+
+VOLUME_ID=vol-0a1b2c3d4e5f67890
+DISK_GIB=4
+APT_PACKAGES=(mmdebstrap qemu-system-x86 qemu-utils pacman-package-manager arch-install-scripts
+  libarchive-tools zstd gnupg kmod gdisk e2fsprogs dosfstools mtools util-linux)
+declare -A EXPECT=()
+
+OUT="" NEGATIVE=0 FILESYSTEM=ext4
+
+parse_args() {
+  while (($#)); do
+    case $1 in
+      --out) OUT=$2; shift 2 ;;
+      --negative-cases) NEGATIVE=1; shift ;;
+      --filesystem) FILESYSTEM=$2; shift 2 ;;
+      *) die "unknown argument $1 (usage: test-image.sh --out PATH [--negative-cases] [--filesystem ext4|btrfs])" ;;
+    esac
+  done
+  [[ -n $OUT ]] || die "--out PATH is required"
+}
+
+ensure_prerequisites() {
+  require_root
+  local missing=() p
+  for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    log "installing: ${missing[*]}"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
+      die "could not install ${missing[*]}; install them with apt and run again"
+  fi
+  [[ -x $repo/node_modules/.bin/tsx ]] || die "node_modules missing: run npm ci in $repo"
+}
+
+render() { "$repo/node_modules/.bin/tsx" "$here/render-command.ts" "$@"; }
+
+# add_command NAME EXPECTED_EXIT TEXT: queue a command the surrogate runs as the admin user.
+add_command() {
+  local n
+  n=$(printf '%02d-%s' "$(find "$UPLOAD/commands" -type f | wc -l)" "$1")
+  printf '%s\n' "$3" >"$UPLOAD/commands/$n"
+  EXPECT[$n]=$2
+}
+
+negative_cases() {
+  local dev=/dev/nvme0n1 tb=/home/admin/arch-ami-bootstrap.tar.zst
+  add_command unknown-volume 3 "$(render --volume-id vol-0fffffffffffffff0)"
+  add_command mounted-disk 3 "sudo mkfs.ext4 -q -F $dev && sudo mkdir -p /mnt/busy && sudo mount $dev /mnt/busy
+($(render --volume-id "$VOLUME_ID")); rc=\$?; sudo umount /mnt/busy; sudo wipefs -q -a $dev; exit \$rc"
+  add_command corrupt-tarball 4 "mv $tb $tb.good && head -c 300000 $tb.good > $tb
+($(render --volume-id "$VOLUME_ID")); rc=\$?; mv $tb.good $tb; exit \$rc"
+  add_command missing-package 1 "$(render --volume-id "$VOLUME_ID" --packages arch-ami-no-such-package)"
+}
+
+stage_upload() {
+  local tarball=$1
+  UPLOAD=$WORKDIR/upload
+  mkdir -p "$UPLOAD/home" "$UPLOAD/commands" "$UPLOAD/results"
+  ln "$tarball" "$UPLOAD/home/arch-ami-bootstrap.tar.zst" 2>/dev/null || cp "$tarball" "$UPLOAD/home/arch-ami-bootstrap.tar.zst"
+  cp -r "$repo/provision" "$UPLOAD/home/arch-ami-provision"
+  ((NEGATIVE)) && negative_cases
+  add_command provision 0 "$(render --volume-id "$VOLUME_ID" --filesystem "$FILESYSTEM")"
+}
+
+run_surrogate() {
+  local surrogate=$1 serial=${VOLUME_ID//-/}
+  qemu-img create -q -f qcow2 -b "$surrogate/disk.raw" -F raw "$WORKDIR/surrogate.qcow2"
+  truncate -s "${DISK_GIB}G" "$WORKDIR/target.raw"
+  log "booting the local surrogate (QEMU, TCG); target disk: NVMe serial $serial"
+  timeout 2400 qemu-system-x86_64 -nodefaults -accel tcg -cpu max -smp 2 -m 2048 -display none -monitor none -no-reboot \
+    -serial stdio -kernel "$surrogate/vmlinuz" -initrd "$surrogate/initrd.img" \
+    -append "root=/dev/vda rw console=ttyS0 panic=-1 systemd.show_status=0 quiet" \
+    -drive "file=$WORKDIR/surrogate.qcow2,if=virtio,format=qcow2" \
+    -drive "file=$WORKDIR/target.raw,if=none,id=target,format=raw,discard=unmap" \
+    -device "nvme,drive=target,serial=$serial" \
+    -virtfs "local,path=$UPLOAD,mount_tag=upload,security_model=none,id=upload" \
+    -nic none </dev/null | tee "$OUT.log"
+}
+
+check_results() {
+  local n got ok=1
+  for n in $(printf '%s\n' "${!EXPECT[@]}" | sort); do
+    got=$(cat "$UPLOAD/results/$n" 2>/dev/null || echo missing)
+    if [[ $got == "${EXPECT[$n]}" ]]; then log "surrogate command $n: exit $got as expected"
+    else log "surrogate command $n: exit $got, expected ${EXPECT[$n]}"; ok=0; fi
+    printf '%s %s\n' "$n" "$got" >>"$OUT.results"
+  done
+  ((ok)) || die "the surrogate run did not end as expected (log: $OUT.log)"
+}
+
+main() {
+  parse_args "$@"
+  ensure_prerequisites
+  local surrogate tarball
+  surrogate=$("$here/build-surrogate.sh")
+  tarball=$("$here/build-test-bootstrap.sh")
+  WORKDIR=$(mktemp -d "${TMPDIR:-/var/tmp}/arch-ami-test-image.XXXXXX")
+  trap 'rm -rf "$WORKDIR"' EXIT
+  mkdir -p "$(dirname "$OUT")"
+  rm -f "$OUT" "$OUT.log" "$OUT.results"
+  stage_upload "$tarball"
+  run_surrogate "$surrogate"
+  check_results
+  mv "$WORKDIR/target.raw" "$OUT"
+  log "image: $OUT ($(du -h --apparent-size "$OUT" | cut -f1) raw, $(du -h "$OUT" | cut -f1) allocated)"
+}
+
+main "$@"

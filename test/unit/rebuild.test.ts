@@ -1,0 +1,92 @@
+// Rebuild exactly when the image would change: one build hash over every image-affecting input and the
+// provisioning scripts' content; inputs that don't affect the image (tags, builder settings) keep it.
+import { describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { buildHash, provisionDir } from "../../src/buildConfig";
+import { resolveSettings } from "../../src/settings";
+import { ArchAmiArgs } from "../../src/args";
+
+const base: ArchAmiArgs = { sshIngressCidrs: ["203.0.113.7/32"] };
+const hashOf = (a: ArchAmiArgs, dir?: string) => buildHash(resolveSettings("arch", { ...base, ...a }), dir);
+
+describe("build hash", () => {
+    const h0 = hashOf({});
+
+    it("is stable for identical inputs and for spelled-out defaults", () => {
+        assert.equal(hashOf({}), h0);
+        assert.equal(hashOf({ volumeSize: 4, filesystem: "ext4", kernel: "linux", locale: "en_US.UTF-8", timezone: "UTC" }), h0);
+    });
+
+    const imageChanges: [string, ArchAmiArgs][] = [
+        ["volumeSize", { volumeSize: 8 }],
+        ["filesystem", { filesystem: "btrfs" }],
+        ["bootMode", { bootMode: "legacy-bios" }],
+        ["tpmSupport", { tpmSupport: true }],
+        ["kernel", { kernel: "linux-lts" }],
+        ["packages", { packages: ["vim"] }],
+        ["package order", { packages: ["vim", "htop"] }],
+        ["locale", { locale: "de_DE.UTF-8" }],
+        ["timezone", { timezone: "Europe/Berlin" }],
+        ["hostname", { hostname: "other" }],
+        ["defaultUser", { defaultUser: "ops" }],
+        ["mirror", { mirror: "https://mirror.example/$repo/os/$arch" }],
+        ["repositorySnapshot", { repositorySnapshot: "2026.11.01" }],
+        ["bootstrapDate", { bootstrapDate: "2026.11.01" }],
+        ["bootstrapSha256", { bootstrapSha256: "b".repeat(64) }],
+    ];
+    const seen = new Set([h0]);
+    for (const [what, change] of imageChanges) {
+        it(`changes with ${what}`, () => {
+            const h = hashOf(change);
+            assert.notEqual(h, h0);
+            assert.ok(!seen.has(h), "each change gives its own hash");
+            seen.add(h);
+        });
+    }
+    it("treats packages in another order as another image", () => {
+        assert.notEqual(hashOf({ packages: ["vim", "htop"] }), hashOf({ packages: ["htop", "vim"] }));
+    });
+
+    const neutral: [string, ArchAmiArgs][] = [
+        ["tags", { tags: { team: "x" } }],
+        ["name", { name: "other-name" }],
+        ["description", { description: "other" }],
+        ["instanceType", { instanceType: "m6i.large" }],
+        ["sshIngressCidrs", { sshIngressCidrs: ["198.51.100.0/24"] }],
+        ["associatePublicIp", { associatePublicIp: false }],
+        ["subnetId", { subnetId: "subnet-123" }],
+        ["builderAmi", { builderAmi: "ami-123" }],
+        ["bootstrapMethod", { bootstrapMethod: "pacstrap" }],
+        ["bootstrapMirror", { bootstrapMirror: "https://other.example" }],
+    ];
+    for (const [what, change] of neutral) {
+        it(`does not change with ${what}`, () => assert.equal(hashOf(change), h0));
+    }
+
+    it("changes with the content of any provisioning script", () => {
+        const copy = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-prov-"));
+        fs.cpSync(provisionDir(), copy, { recursive: true });
+        assert.equal(hashOf({}, copy), h0);
+        fs.appendFileSync(path.join(copy, "provision.sh"), "\n# changed\n");
+        const h1 = hashOf({}, copy);
+        assert.notEqual(h1, h0);
+        fs.writeFileSync(path.join(copy, "new-helper.sh"), "true\n");
+        assert.notEqual(hashOf({}, copy), h1);
+    });
+});
+
+describe("AMI name", () => {
+    it("is <name>-<hash12> so a rebuilt AMI never clashes with the one it replaces", async () => {
+        const { installMocks, value } = await import("./harness");
+        installMocks();
+        const { ArchAmi } = await import("../../src");
+        const a = new ArchAmi("arch", { ...base, name: "team-arch" });
+        const b = new ArchAmi("arch2", { ...base, name: "team-arch", volumeSize: 8 });
+        const [na, nb] = [await value(a.amiName), await value(b.amiName)];
+        assert.match(na, /^team-arch-[0-9a-f]{12}$/);
+        assert.notEqual(na, nb);
+    });
+});

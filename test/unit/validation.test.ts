@@ -1,0 +1,89 @@
+// Bad input: a pulumi.ResourceError naming the argument and what it accepts, before anything is registered.
+import { describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { BASE_ARGS, installMocks, registered, settle } from "./harness";
+
+installMocks();
+
+const cases: [string, Record<string, unknown>, RegExp][] = [
+    ["name", { name: "ab" }, /3 to 115 characters/],
+    ["name", { name: "bad*name" }, /3 to 115 characters/],
+    ["name", { name: "x".repeat(116) }, /3 to 115 characters/],
+    ["volumeSize", { volumeSize: 1 }, /whole number of GiB from 2 to 16384/],
+    ["volumeSize", { volumeSize: 16385 }, /from 2 to 16384/],
+    ["volumeSize", { volumeSize: 4.5 }, /whole number/],
+    ["tpmSupport", { tpmSupport: true, bootMode: "legacy-bios" }, /only with bootMode "uefi" or "uefi-preferred"/],
+    ["sshIngressCidrs", { sshIngressCidrs: ["10.0.0.1"] }, /CIDRs such as/],
+    ["sshIngressCidrs", { sshIngressCidrs: ["300.1.1.1/32"] }, /CIDRs such as/],
+    ["sshIngressCidrs", { sshIngressCidrs: ["10.0.0.0/33"] }, /CIDRs such as/],
+    ["sshIngressCidrs", { sshIngressCidrs: [] }, /at least one CIDR/],
+    ["packages", { packages: ["vim", "Bad Name"] }, /Arch package names/],
+    ["packages", { packages: ["-rf"] }, /not starting with/],
+    ["packages", { packages: ["vim;reboot"] }, /Arch package names/],
+    ["filesystem", { filesystem: "xfs" }, /one of "ext4", "btrfs"/],
+    ["bootMode", { bootMode: "bios" }, /one of "uefi-preferred", "uefi", "legacy-bios"/],
+    ["kernel", { kernel: "linux-zen" }, /one of "linux", "linux-lts"/],
+    ["bootstrapMethod", { bootstrapMethod: "docker" }, /one of "official", "pacstrap"/],
+    ["hostname", { hostname: "Bad_Host" }, /hostname/],
+    ["hostname", { hostname: "-lead.example" }, /hostname/],
+    ["locale", { locale: "en US" }, /locale as in \/etc\/locale.gen/],
+    ["locale", { locale: "en_US.UTF-8\nX=1" }, /locale/],
+    ["timezone", { timezone: "Mars/Olympus" }, /tz database zone/],
+    ["timezone", { timezone: "../etc/passwd" }, /tz database zone/],
+    ["defaultUser", { defaultUser: "root" }, /not root/],
+    ["defaultUser", { defaultUser: "Admin" }, /user name/],
+    ["mirror", { mirror: "ftp://mirror/$repo" }, /http\(s\) or file URL/],
+    ["mirror", { mirror: "https://mirror.example/os" }, /containing "\$repo"/],
+    ["repositorySnapshot", { repositorySnapshot: "2026.02.30" }, /YYYY.MM.DD/],
+    ["bootstrapDate", { bootstrapDate: "2026-11-01" }, /"latest" or a release date/],
+    ["bootstrapSha256", { bootstrapSha256: "abc" }, /64 hexadecimal digits/],
+    ["instanceType", { instanceType: "t3" }, /EC2 instance type/],
+    ["description", { description: "d".repeat(256) }, /at most 255/],
+];
+
+describe("argument validation", () => {
+    for (const [arg, bad, accepted] of cases) {
+        it(`rejects ${arg} = ${JSON.stringify(Object.values(bad)[0]).slice(0, 40)} before registering anything`, async () => {
+            const { ArchAmi } = await import("../../src");
+            const before = registered.length;
+            assert.throws(
+                () => new ArchAmi(`bad-${arg}`, { ...BASE_ARGS, ...bad }),
+                (e: unknown) => {
+                    assert.ok(pulumi.ResourceError.isInstance(e), "a pulumi.ResourceError");
+                    const msg = (e as Error).message;
+                    assert.match(msg, new RegExp(`argument "${arg}"`));
+                    assert.match(msg, accepted);
+                    assert.match(msg, /nothing was created/);
+                    return true;
+                },
+            );
+            await settle(50);
+            assert.equal(registered.length, before, "no resource registered");
+        });
+    }
+
+    it("accepts every valid non-default value", async () => {
+        const { ArchAmi } = await import("../../src");
+        const a = new ArchAmi("good", {
+            ...BASE_ARGS,
+            sshIngressCidrs: ["203.0.113.0/24", "2001:db8::/64"],
+            name: "my-arch (v1)",
+            volumeSize: 16,
+            filesystem: "btrfs",
+            bootMode: "uefi",
+            tpmSupport: true,
+            kernel: "linux-lts",
+            packages: ["vim", "docker-compose", "lib32-glibc", "gtk+3", "python-pip"],
+            locale: "de_DE.UTF-8",
+            timezone: "Europe/Berlin",
+            hostname: "build.example.com",
+            defaultUser: "ops_user",
+            repositorySnapshot: "2026.11.01",
+            bootstrapDate: "2026.11.01",
+            bootstrapSha256: "A".repeat(64),
+        });
+        assert.ok(a);
+        await settle();
+    });
+});
