@@ -289,6 +289,7 @@ EOF
 
 configure_bootloader() {
   local grub=$TARGET/etc/default/grub
+  set_conf "$grub" GRUB_DISTRIBUTOR "\"Arch\""
   set_conf "$grub" GRUB_TIMEOUT 1
   set_conf "$grub" GRUB_CMDLINE_LINUX_DEFAULT "\"$KERNEL_CMDLINE\""
   set_conf "$grub" GRUB_TERMINAL "\"serial console\""

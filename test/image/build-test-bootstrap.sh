@@ -23,9 +23,12 @@ EMPTY_PACKAGES=(efibootmgr netplan)
 BOOTSTRAP_DEBS=(pacman-package-manager makepkg arch-install-scripts gnupg zstd libarchive-tools util-linux)
 REPO_PATH=/srv/arch-ami-test-repo
 
+# As in Arch, installing base brings systemd (here: the test init and systemctl stand-ins).
+declare -A DEPENDS=([base]=systemd)
+
 # make_package NAME DIR DESCRIPTION: writes NAME-1.0-1-x86_64.pkg.tar.zst from DIR into $REPO.
 make_package() {
-  local name=$1 dir=$2 desc=$3 size
+  local name=$1 dir=$2 desc=$3 size dep
   size=$(du -sb "$dir" | cut -f1)
   cat >"$dir/.PKGINFO" <<EOF
 pkgname = $name
@@ -39,6 +42,7 @@ size = $size
 arch = x86_64
 license = custom
 EOF
+  for dep in ${DEPENDS[$name]:-}; do printf 'depend = %s\n' "$dep" >>"$dir/.PKGINFO"; done
   (cd "$dir" && { echo .PKGINFO; find . -mindepth 1 -maxdepth 1 ! -name .PKGINFO -printf '%P\n' | sort; } |
     bsdtar --uid 0 --gid 0 -cf - -T - | zstd -q -T0 -3 -o "$REPO/$name-1.0-1-x86_64.pkg.tar.zst")
   log "package $name ($(du -h "$REPO/$name-1.0-1-x86_64.pkg.tar.zst" | cut -f1))"
@@ -51,8 +55,11 @@ build_payload_root() {
     --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     "$DEBIAN_SUITE" "$root" "$DEBIAN_MIRROR" >&2
   rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/etc/machine-id "$root"/var/log/*
+  # Device nodes and API filesystems belong to the running system, not to a package.
+  rm -rf "${root:?}"/dev/* "$root"/proc/* "$root"/sys/* "$root"/run/* "$root"/tmp/*
   # Arch's filesystem/pacman layout bits provision.sh expects.
-  mkdir -p "$root/etc/pacman.d" "$root/etc/mkinitcpio.conf.d" "$root/efi" "$root/var/lib/pacman"
+  mkdir -p "$root/etc/pacman.d" "$root/etc/mkinitcpio.conf.d" "$root/var/lib/pacman"
+  chmod 555 "$root/proc" "$root/sys"
   [[ -f $root/etc/locale.gen ]] || : >"$root/etc/locale.gen"
 }
 
@@ -66,7 +73,8 @@ split_payload() {
     for deb in ${SPLIT[$name]}; do
       cat "$root/var/lib/dpkg/info/$deb.list" "$root/var/lib/dpkg/info/$deb:amd64.list" 2>/dev/null || true
     done | canonical_paths | sort -u | while read -r p; do
-      if [[ -L $root$p || -f $root$p ]]; then printf '%s\n' "${p#/}"; fi
+      # Files and file symlinks only: directories (and the usrmerge links /bin, /lib…) stay in base.
+      if [[ ! -d $root$p && (-L $root$p || -f $root$p) ]]; then printf '%s\n' "${p#/}"; fi
     done >"$list"
     mkdir -p "$out/$name"
     tar -C "$root" -cf - -T "$list" | tar -C "$out/$name" -xf -

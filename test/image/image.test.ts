@@ -1,0 +1,188 @@
+// The offline proof of provisioning: the image test-image.sh built through the real provision.sh in the
+// local surrogate VM, inspected partition by partition and file by file; plus the refusal cases that ran
+// first on the same surrogate.
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { AttachedImage, partitions, sh } from "./attach";
+import { TestImage, skipUnlessCapable, testImage } from "./testImage";
+
+const skip = skipUnlessCapable();
+const MIB = 1024 * 1024;
+
+describe("provisioned image", { skip }, () => {
+    let t: TestImage;
+    let img: AttachedImage;
+    before(() => {
+        t = testImage();
+        img = new AttachedImage(t.image);
+    });
+    after(() => img?.detach());
+
+    const exists = (rel: string) => fs.existsSync(img.p(rel)) || fs.lstatSync(img.p(rel), { throwIfNoEntry: false }) !== undefined;
+
+    describe("provisioning run", () => {
+        it("refused an unknown volume id with a clear error (exit 3)", () => {
+            assert.equal(t.results.get("00-unknown-volume"), 3);
+            assert.match(t.log, /provision: error: volume vol-0fffffffffffffff0 not found: no NVMe disk with serial vol0fffffffffffffff0/);
+        });
+        it("refused a disk holding a mounted filesystem (exit 3)", () => {
+            assert.equal(t.results.get("01-mounted-disk"), 3);
+            assert.match(t.log, /refusing \/dev\/nvme0n1: it holds mounted filesystems \(\/dev\/nvme0n1 on \/mnt\/busy\)/);
+        });
+        it("refused a corrupt tarball before touching the disk (exit 4)", () => {
+            assert.equal(t.results.get("02-corrupt-tarball"), 4);
+            assert.match(t.log, /bootstrap tarball '\/home\/admin\/arch-ami-bootstrap.tar.zst' is corrupt/);
+        });
+        it("stopped at pacstrap on a missing package, naming it", () => {
+            assert.equal(t.results.get("03-missing-package"), 1);
+            assert.match(t.log, /target not found: arch-ami-no-such-package/);
+            assert.match(t.log, /provisioning FAILED in step 6 \(pacstrap\)/);
+        });
+        it("then re-ran cleanly on the same builder and succeeded", () => {
+            assert.equal(t.results.get("04-provision"), 0);
+            const last = t.log.slice(t.log.lastIndexOf("=== surrogate command 04-provision ==="));
+            assert.match(last, /previous state: cleaning leftovers/);
+            assert.match(last, /ARCH-AMI-PROVISION-OK/);
+        });
+        it("printed a numbered step header with elapsed time for every step, and a summary", () => {
+            const last = t.log.slice(t.log.lastIndexOf("=== surrogate command 04-provision ==="));
+            const steps = [...last.matchAll(/==> \[(\d)\/9\] ([a-z ]+) \(\+\d+s\)/g)].map((m) => `${m[1]} ${m[2]}`);
+            assert.deepEqual(steps, [
+                "1 check inputs", "2 find target disk", "3 partition", "4 filesystems", "5 bootstrap environment",
+                "6 pacstrap", "7 configure", "8 clean", "9 unmount and verify",
+            ]);
+            assert.match(last, /==> summary\n[\s\S]*packages\s+\d+[\s\S]*kernel\s+linux \(6\.\d+/);
+            assert.match(last, /step times:/);
+        });
+        it("found the target by the NVMe serial = volume id without the dash", () => {
+            assert.match(t.log, /target disk: \/dev\/nvme0n1 .*volume vol-0a1b2c3d4e5f67890/);
+        });
+    });
+
+    describe("disk layout", () => {
+        it("is GPT with 1 MiB BIOS boot (EF02), ~300 MiB ESP (EF00) and the root (8304) filling the disk", () => {
+            const p = partitions(t.image);
+            assert.deepEqual(p.map((x) => x.code), ["EF02", "EF00", "8304"]);
+            const size = (x: (typeof p)[number]) => (x.endSector - x.startSector + 1) * 512;
+            assert.equal(size(p[0]), 1 * MIB);
+            assert.equal(size(p[1]), 300 * MIB);
+            assert.ok(size(p[2]) > fs.statSync(t.image).size - 302 * MIB - 2 * MIB);
+            assert.equal(p[0].startSector % 2048, 0, "aligned");
+        });
+        it("has FAT32 on the ESP and ext4 on the root", () => {
+            assert.equal(img.blkid(2, "TYPE"), "vfat");
+            assert.equal(img.blkid(3, "TYPE"), "ext4");
+        });
+        it("has GRUB's boot code in the MBR and its core image in the BIOS boot partition", () => {
+            const fd = fs.openSync(t.image, "r");
+            const mbr = Buffer.alloc(512);
+            fs.readSync(fd, mbr, 0, 512, 0);
+            const core = Buffer.alloc(MIB);
+            fs.readSync(fd, core, 0, MIB, 2048 * 512);
+            fs.closeSync(fd);
+            assert.ok(mbr.includes("GRUB"), "boot.img in the MBR");
+            assert.equal(mbr.readUInt16LE(510), 0xaa55);
+            assert.ok(core.subarray(0, 512).some((b) => b !== 0), "core.img written to the BIOS boot partition");
+        });
+        it("has the removable UEFI loader EFI/BOOT/BOOTX64.EFI on the ESP", () => {
+            assert.match(img.espList("/EFI/BOOT"), /BOOTX64\.EFI/i);
+        });
+    });
+
+    describe("configuration", () => {
+        it("mounts root and ESP by UUID in fstab, matching the filesystems", () => {
+            const fstab = img.read("etc/fstab");
+            assert.match(fstab, new RegExp(`^UUID=${img.blkid(3, "UUID")}\\s+/\\s+ext4\\s`, "m"));
+            assert.match(fstab, new RegExp(`^UUID=${img.blkid(2, "UUID")}\\s+/efi\\s+vfat\\s`, "m"));
+        });
+        it("boots the kernel with the EC2 command line, root by UUID and a serial terminal", () => {
+            const cfg = img.read("boot/grub/grub.cfg");
+            assert.match(cfg, /linux\s+\/boot\/vmlinuz-linux root=UUID=[0-9a-f-]+ .*console=tty0 console=ttyS0,115200 nvme_core\.io_timeout=4294967295/);
+            assert.match(cfg, new RegExp(`root=UUID=${img.blkid(3, "UUID")}`));
+            assert.match(cfg, /initrd\s+\/boot\/initramfs-linux\.img/);
+            assert.match(cfg, /serial --speed=115200/);
+            assert.match(cfg, /terminal_output serial console/);
+        });
+        it("has kernel and initramfs, built without autodetect and with NVMe/Xen/virtio drivers", () => {
+            assert.ok(fs.statSync(img.p("boot/vmlinuz-linux")).size > MIB);
+            assert.ok(fs.statSync(img.p("boot/initramfs-linux.img")).size > 100_000);
+            const conf = img.read("etc/mkinitcpio.conf.d/10-arch-ami.conf");
+            assert.match(conf, /^MODULES=\(nvme xen_blkfront virtio_blk virtio_pci virtio_scsi\)$/m);
+            assert.doesNotMatch(conf.match(/^HOOKS=.*$/m)![0], /autodetect/);
+            const used = sh("sh", ["-c", `zcat '${img.p("boot/initramfs-linux.img")}' | cpio -i --to-stdout --quiet mkinitcpio.used`]);
+            assert.match(used, /nvme xen_blkfront virtio_blk/);
+        });
+        it("sets locale, time zone, hostname and the mirror", () => {
+            assert.match(img.read("etc/locale.gen"), /^en_US\.UTF-8 UTF-8$/m);
+            assert.equal(img.read("etc/locale.conf"), "LANG=en_US.UTF-8\n");
+            assert.equal(fs.readlinkSync(img.p("etc/localtime")), "/usr/share/zoneinfo/UTC");
+            assert.equal(img.read("etc/hostname"), "arch-test\n");
+            assert.equal(img.read("etc/pacman.d/mirrorlist"), "Server = file:///srv/arch-ami-test-repo/$repo/os/$arch\n");
+        });
+        it("configures cloud-init: EC2 datasource, default user arch, growpart + resize, no root or password login", () => {
+            const c = img.read("etc/cloud/cloud.cfg.d/90-arch-ami.cfg");
+            assert.match(c, /^datasource_list: \[ Ec2, None \]$/m);
+            assert.match(c, /default_user:\n\s+name: arch\n\s+lock_passwd: true/);
+            assert.match(c, /sudo: \["ALL=\(ALL\) NOPASSWD:ALL"\]/);
+            assert.match(c, /growpart:\n\s+mode: auto\n\s+devices: \["\/"\]/);
+            assert.match(c, /^resize_rootfs: true$/m);
+            assert.match(c, /^disable_root: true$/m);
+            assert.match(c, /^ssh_pwauth: false$/m);
+        });
+        it("has a networkd DHCP fallback for en*/eth*, resolved's stub resolv.conf and Amazon Time Sync", () => {
+            assert.match(img.read("etc/systemd/network/80-arch-ami-dhcp.network"), /Name=en\* eth\*[\s\S]*DHCP=yes/);
+            assert.equal(fs.readlinkSync(img.p("etc/resolv.conf")), "../run/systemd/resolve/stub-resolv.conf");
+            assert.match(img.read("etc/systemd/timesyncd.conf.d/90-amazon-time-sync.conf"), /NTP=169\.254\.169\.123 fd00:ec2::123/);
+        });
+        it("turns root and password login off in sshd", () => {
+            const c = img.read("etc/ssh/sshd_config.d/90-arch-ami.conf");
+            assert.match(c, /^PermitRootLogin no$/m);
+            assert.match(c, /^PasswordAuthentication no$/m);
+            assert.match(img.read("etc/ssh/sshd_config"), /^Include \/etc\/ssh\/sshd_config\.d\/\*\.conf$/m);
+        });
+        it("initialises the pacman keyring on first boot", () => {
+            const u = img.read("etc/systemd/system/pacman-init.service");
+            assert.match(u, /ConditionFirstBoot=yes/);
+            assert.match(u, /After=time-sync\.target/);
+            assert.match(u, /Before=sshd\.service cloud-final\.service/);
+            assert.match(u, /ExecStart=\/usr\/bin\/pacman-key --init\nExecStart=\/usr\/bin\/pacman-key --populate/);
+        });
+        it("enables sshd, networkd, resolved, timesyncd, time-wait-sync, pacman-init and the cloud-init units", () => {
+            const wants = (target: string) => fs.readdirSync(img.p(`etc/systemd/system/${target}.wants`));
+            const multi = wants("multi-user.target");
+            for (const u of ["sshd", "systemd-networkd", "systemd-resolved", "systemd-timesyncd", "systemd-time-wait-sync", "pacman-init"]) {
+                assert.ok(multi.includes(`${u}.service`), `${u} enabled`);
+            }
+            const cloud = wants("cloud-init.target");
+            for (const u of ["cloud-init-main", "cloud-init-local", "cloud-init-network", "cloud-config", "cloud-final"]) {
+                assert.ok(cloud.includes(`${u}.service`), `${u} enabled`);
+            }
+        });
+    });
+
+    describe("image hygiene", () => {
+        it("has no machine-id content", () => {
+            assert.ok(!exists("etc/machine-id") || fs.statSync(img.p("etc/machine-id")).size === 0);
+            assert.ok(!exists("var/lib/dbus/machine-id"));
+        });
+        it("has no SSH host keys, no pacman keyring, no package cache, no cloud-init state", () => {
+            assert.deepEqual(fs.readdirSync(img.p("etc/ssh")).filter((f) => f.startsWith("ssh_host_")), []);
+            assert.ok(!exists("etc/pacman.d/gnupg"));
+            assert.deepEqual(fs.readdirSync(img.p("var/cache/pacman/pkg")), []);
+            assert.ok(!exists("var/lib/cloud"));
+        });
+        it("has no logs, shell histories or temp files", () => {
+            assert.equal(sh("find", [img.p("var/log"), "-type", "f"]).trim(), "");
+            assert.equal(sh("find", [img.root, "-xdev", "-name", ".bash_history"]).trim(), "");
+            assert.deepEqual(fs.readdirSync(img.p("tmp")), []);
+            assert.deepEqual(fs.readdirSync(img.p("var/tmp")), []);
+        });
+        it("holds no private key and no authorized key of the build", () => {
+            const found = sh("sh", ["-c", `grep -rlI -e 'PRIVATE KEY-----' ${img.p("etc")} ${img.p("root")} ${img.p("home")} || true`]).trim();
+            assert.equal(found, "");
+            assert.equal(sh("find", [img.root, "-xdev", "-name", "authorized_keys"]).trim(), "");
+            assert.ok(!exists("root/.ssh"));
+        });
+    });
+});

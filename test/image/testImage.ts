@@ -1,0 +1,81 @@
+// Shared by the image and boot tests: the raw image built by test-image.sh through the real provisioning
+// path, cached by the content of everything that shapes it. Missing prerequisites fail in CI (CI=true)
+// and skip elsewhere, always naming what is missing.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export const repo = path.resolve(__dirname, "../..");
+export const TEST_CACHE = process.env.ARCH_AMI_TEST_CACHE ?? "/var/cache/arch-ami-test";
+
+const REQUIRED_COMMANDS = ["qemu-system-x86_64", "qemu-img", "mmdebstrap", "sgdisk", "partx", "losetup", "mdir", "blkid", "bsdtar", "zstd"];
+
+/** What this machine lacks for the offline proof; empty when it can run it. */
+export function missingPrerequisites(): string[] {
+    const missing: string[] = [];
+    if (process.getuid?.() !== 0) missing.push("root (loop devices, mount, chroot)");
+    for (const c of REQUIRED_COMMANDS) {
+        if (spawnSync("sh", ["-c", `command -v ${c}`]).status !== 0) missing.push(c);
+    }
+    if (!fs.existsSync("/usr/share/OVMF/OVMF_CODE.fd") && !fs.existsSync("/usr/share/OVMF/OVMF_CODE_4M.fd")) missing.push("OVMF (apt package ovmf)");
+    return missing;
+}
+
+/** Node test option: skip (outside CI) with the reason, or undefined when the proof can run. */
+export function skipUnlessCapable(): string | undefined {
+    const missing = missingPrerequisites();
+    if (missing.length === 0) return undefined;
+    const msg = `offline proof needs: ${missing.join(", ")} (run scripts/setup as root)`;
+    if (process.env.CI === "true") throw new Error(`CI cannot skip: ${msg}`);
+    return msg;
+}
+
+function filesBelow(dir: string): string[] {
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+        const p = path.join(dir, e.name);
+        return e.isDirectory() ? filesBelow(p) : [p];
+    });
+}
+
+/** Hash of everything that shapes the test image. */
+function imageKey(): string {
+    const h = createHash("sha256");
+    for (const f of [...filesBelow(path.join(repo, "provision")), ...filesBelow(path.join(repo, "test/image")), ...filesBelow(path.join(repo, "src"))].sort()) {
+        if (f.endsWith(".test.ts")) continue;
+        h.update(path.relative(repo, f)).update(fs.readFileSync(f));
+    }
+    return h.digest("hex").slice(0, 16);
+}
+
+export interface TestImage {
+    image: string;
+    log: string;
+    results: Map<string, number>;
+}
+
+/** Builds (or reuses) the test image, with the negative cases run first on the same surrogate. */
+export function testImage(): TestImage {
+    const dir = path.join(TEST_CACHE, "images", imageKey());
+    const image = path.join(dir, "image.raw");
+    if (!fs.existsSync(image)) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.mkdirSync(dir, { recursive: true });
+        const r = spawnSync("bash", [path.join(repo, "test/image/test-image.sh"), "--negative-cases", "--out", image], {
+            cwd: repo,
+            stdio: ["ignore", process.stderr, process.stderr],
+        });
+        if (r.status !== 0) {
+            throw new Error(`test-image.sh failed with exit ${r.status}; see its output above and ${image}.log`);
+        }
+    }
+    const results = new Map(
+        fs
+            .readFileSync(`${image}.results`, "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => l.split(" "))
+            .map(([n, code]) => [n, Number(code)] as [string, number]),
+    );
+    return { image, log: fs.readFileSync(`${image}.log`, "utf8"), results };
+}
