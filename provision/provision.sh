@@ -408,7 +408,7 @@ clean_image() {
 summary() {
   local kernel packages
   kernel=$(basename "$(find "$TARGET/usr/lib/modules" -mindepth 1 -maxdepth 1 -type d | head -n1)")
-  packages=$(in_bootstrap pacman --root /mnt -Q | wc -l)
+  packages=$(in_bootstrap pacman --root /mnt -Q 2>/dev/null | wc -l)
   printf '\n==> summary\n'
   printf 'disk            %s (%s)\n' "$DISK" "${CFG[VOLUME_ID]}"
   printf 'filesystem      %s\n' "${CFG[FILESYSTEM]}"

@@ -32,6 +32,7 @@ function checkBoot(r: BootResult, rootUuid: string, expectedDevice: RegExp): voi
     assert.equal(rep.get("hostname"), "arch-test");
     const units = rep.get("units")!.trim().split(/\s+/);
     for (const u of UNITS) assert.ok(units.includes(`${u}.service`), `${u} enabled`);
+    assert.match(r.serial, /GNU GRUB  version/, "GRUB's menu reached the serial console");
     assert.match(r.serial, /Loading Linux linux \.\.\./, "GRUB's own output reached the serial console");
 }
 
