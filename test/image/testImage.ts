@@ -39,10 +39,11 @@ function filesBelow(dir: string): string[] {
 }
 
 /** Hash of everything that shapes the test image. */
-function imageKey(): string {
+export function imageKey(): string {
     const h = createHash("sha256");
     for (const f of [...filesBelow(path.join(repo, "provision")), ...filesBelow(path.join(repo, "test/image")), ...filesBelow(path.join(repo, "src"))].sort()) {
-        if (f.endsWith(".test.ts")) continue;
+        // The image's inputs only: not the tests that inspect it.
+        if (f.includes("/test/image/") && f.endsWith(".ts") && !f.endsWith("render-command.ts")) continue;
         h.update(path.relative(repo, f)).update(fs.readFileSync(f));
     }
     return h.digest("hex").slice(0, 16);
@@ -77,5 +78,6 @@ export function testImage(): TestImage {
             .map((l) => l.split(" "))
             .map(([n, code]) => [n, Number(code)] as [string, number]),
     );
-    return { image, log: fs.readFileSync(`${image}.log`, "utf8"), results };
+    // The serial console ends lines with CR LF.
+    return { image, log: fs.readFileSync(`${image}.log`, "utf8").replace(/\r/g, ""), results };
 }
