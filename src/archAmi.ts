@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ArchAmiArgs } from "./args";
-import { buildHash, provisionDir, renderConfig } from "./buildConfig";
-import { TARGET_DEVICE, createBuilder } from "./builder";
+import { TARGET_DEVICE, buildHash, provisionDir, renderConfig } from "./buildConfig";
+import { createBuilder } from "./builder";
 import { registerImage } from "./image";
 import { createKeys } from "./keys";
 import { createNetwork } from "./network";

@@ -53,6 +53,9 @@ export const REMOTE = {
     config: "/home/admin/arch-ami-build.conf",
 } as const;
 
+/** Device name the target volume is attached as. Nitro ignores it (NVMe); Xen types show /dev/xvdf. */
+export const TARGET_DEVICE = "/dev/sdf";
+
 /** Values only known once the builder exists. */
 export interface RuntimeSettings {
     /** The target EBS volume id (vol-…). */

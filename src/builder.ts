@@ -1,13 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { TARGET_DEVICE } from "./buildConfig";
 import { BuilderKeys } from "./keys";
 
 /** Owner of the official Debian AMIs. */
 export const DEBIAN_OWNER = "136693071363";
 /** Name pattern of the builder's default AMI: Debian 13 (trixie), amd64. */
 export const DEBIAN_NAME = "debian-13-amd64-*";
-/** Device name the target volume is attached as. Nitro ignores it (NVMe); Xen types show /dev/xvdf. */
-export const TARGET_DEVICE = "/dev/sdf";
 
 export interface BuilderInputs {
     name: string;
@@ -79,7 +78,7 @@ export function createBuilder(a: BuilderInputs, parent: pulumi.Resource): Builde
             userData: userData(a.buildHash, a.keys),
             userDataReplaceOnChange: true,
             metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
-            rootBlockDevice: { volumeType: "gp3", volumeSize: 8, encrypted: true, deleteOnTermination: true },
+            rootBlockDevice: { volumeType: "gp3", volumeSize: 8, encrypted: true, deleteOnTermination: true, tags: a.tags },
             instanceInitiatedShutdownBehavior: "stop",
             tags: pulumi.output(a.tags).apply((t) => ({ ...t, Name: `${a.name}-builder` })),
         },

@@ -18,17 +18,17 @@ const CMDLINE = "console=tty0 console=ttyS0,115200 nvme_core.io_timeout=42949672
 const UNITS = ["sshd", "systemd-networkd", "systemd-resolved", "systemd-timesyncd", "systemd-time-wait-sync", "pacman-init",
     "cloud-init-main", "cloud-init-local", "cloud-init-network", "cloud-config", "cloud-final"];
 
-function checkBoot(r: BootResult, rootUuid: string, expectedDevice: RegExp): void {
+function checkBoot(r: BootResult, rootUuid: string, expectedDevice: RegExp, fstype = "ext4"): void {
     assert.ok(!r.timedOut, `booted within ${BOOT_TIMEOUT}s; serial:\n${r.serial.slice(-3000)}`);
     assert.ok(r.secondsToMarker !== undefined, "the ARCH-AMI-BOOT-OK marker appeared");
     assert.ok(r.serial.includes(BOOT_END), "the init reported to the end");
     const rep = report(r.serial);
     assert.match(rep.get("cmdline")!, new RegExp(`root=UUID=${rootUuid} .*${CMDLINE.replace(/[.]/g, "\\.")}`));
-    assert.match(rep.get("root")!, new RegExp(`device=${expectedDevice.source} fstype=ext4 spec=UUID=${rootUuid} found-by=UUID`));
+    assert.match(rep.get("root")!, new RegExp(`device=${expectedDevice.source} fstype=${fstype} spec=UUID=${rootUuid} found-by=UUID`));
     assert.match(rep.get("machine-id at boot")!, /^(absent|empty)$/);
     assert.equal(rep.get("mount -a"), "ok");
     const fstab = [...r.serial.matchAll(/^boot: fstab: (\S+) (\S+) (\S+) (\S+)/gm)].map((m) => [m[1], m[2], m[4]]);
-    assert.deepEqual(fstab, [["/", "ext4", "mounted"], ["/efi", "vfat", "mounted"]]);
+    assert.deepEqual(fstab, [["/", fstype, "mounted"], ["/efi", "vfat", "mounted"]]);
     assert.equal(rep.get("hostname"), "arch-test");
     const units = rep.get("units")!.trim().split(/\s+/);
     for (const u of UNITS) assert.ok(units.includes(`${u}.service`), `${u} enabled`);
@@ -66,7 +66,7 @@ describe("boot proof", { skip }, () => {
             const size = Number(report(r.serial).get("root-size-bytes"));
             assert.ok(size > 3 * 1024 ** 3, `root filesystem ${size} bytes`);
             rootBytes = size;
-            console.log(`# boot ${firmware}/${bus}: marker after ${r.secondsToMarker!.toFixed(1)} s`);
+            console.log(`boot ${firmware}/${bus}: marker after ${r.secondsToMarker!.toFixed(1)} s`);
         });
     }
 
@@ -114,5 +114,18 @@ describe("boot proof", { skip }, () => {
         const grown = Number(report(r.serial).get("root-size-bytes"));
         assert.ok(rootBytes > 0);
         assert.ok(grown > 1.9 * rootBytes, `grown root ${grown} bytes vs ${rootBytes}`);
+    });
+
+    it("boots the btrfs variant under OVMF with the disk on NVMe", async () => {
+        const b = testImage("btrfs");
+        const img = new AttachedImage(b.image);
+        let uuid = "";
+        try {
+            uuid = img.blkid(3, "UUID");
+        } finally {
+            img.detach();
+        }
+        const r = await boot(b.image, { firmware: Firmware.Uefi, bus: Bus.Nvme, timeoutSeconds: BOOT_TIMEOUT });
+        checkBoot(r, uuid, /\/dev\/nvme0n1p3/, "btrfs");
     });
 });

@@ -39,14 +39,19 @@ describe("provisioned image", { skip }, () => {
             assert.match(t.log, /target not found: arch-ami-no-such-package/);
             assert.match(t.log, /provisioning FAILED in step 6 \(pacstrap\)/);
         });
+        it("failed late, in configure (after pacstrap, with the target and chroot mounts live), naming the cause", () => {
+            assert.equal(t.results.get("04-fail-in-configure"), 1);
+            assert.match(t.log, /time zone Arch\/Nowhere not in the image's tzdata/);
+            assert.match(t.log, /provisioning FAILED in step 7 \(configure\)/);
+        });
         it("then re-ran cleanly on the same builder and succeeded", () => {
-            assert.equal(t.results.get("04-provision"), 0);
-            const last = t.log.slice(t.log.lastIndexOf("=== surrogate command 04-provision ==="));
+            assert.equal(t.results.get("05-provision"), 0);
+            const last = t.log.slice(t.log.lastIndexOf("=== surrogate command 05-provision ==="));
             assert.match(last, /previous state: cleaning leftovers/);
             assert.match(last, /ARCH-AMI-PROVISION-OK/);
         });
         it("printed a numbered step header with elapsed time for every step, and a summary", () => {
-            const last = t.log.slice(t.log.lastIndexOf("=== surrogate command 04-provision ==="));
+            const last = t.log.slice(t.log.lastIndexOf("=== surrogate command 05-provision ==="));
             const steps = [...last.matchAll(/==> \[(\d)\/9\] ([a-z ]+) \(\+\d+s\)/g)].map((m) => `${m[1]} ${m[2]}`);
             assert.deepEqual(steps, [
                 "1 check inputs", "2 find target disk", "3 partition", "4 filesystems", "5 bootstrap environment",
@@ -187,5 +192,27 @@ describe("provisioned image", { skip }, () => {
             assert.equal(sh("find", [img.root, "-xdev", "-name", "authorized_keys"]).trim(), "");
             assert.ok(!exists("root/.ssh"));
         });
+    });
+});
+
+describe("provisioned image, btrfs variant", { skip }, () => {
+    let t: TestImage;
+    let img: AttachedImage;
+    before(() => {
+        t = testImage("btrfs");
+        img = new AttachedImage(t.image);
+    });
+    after(() => img?.detach());
+
+    it("provisioned successfully", () => {
+        assert.equal(t.results.get("00-provision"), 0);
+        assert.match(t.log, /^filesystem\s+btrfs$/m);
+    });
+    it("has a btrfs root mounted with zstd compression by UUID, and btrfs-progs installed", () => {
+        assert.equal(img.blkid(3, "TYPE"), "btrfs");
+        assert.match(img.read("etc/fstab"), new RegExp(`^UUID=${img.blkid(3, "UUID")}\\s+/\\s+btrfs\\s+rw,relatime,compress=zstd:1\\s+0 0$`, "m"));
+        assert.ok(fs.existsSync(img.p("var/lib/pacman/local/btrfs-progs-1.0-1")));
+        assert.ok(!fs.existsSync(img.p("var/lib/pacman/local/e2fsprogs-1.0-1")));
+        assert.match(img.read("boot/grub/grub.cfg"), new RegExp(`root=UUID=${img.blkid(3, "UUID")}`));
     });
 });

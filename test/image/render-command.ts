@@ -1,10 +1,11 @@
 // Prints the command line the ArchAmi component's remote command runs, for the local surrogate: the same
 // functions (resolveSettings -> renderConfig -> provisionCommand) the component uses, so the offline proof
 // exercises the real interface. Usage: tsx render-command.ts --volume-id vol-… [--packages "a b"]
-//   [--filesystem ext4|btrfs] [--mirror URL]
+//   [--filesystem ext4|btrfs] [--mirror URL] [--corrupt-config KEY=VALUE]
+// --corrupt-config replaces a line of the rendered config after validation: the negative tests use it to
+// make provision.sh fail late (in "configure"), which the component's validation would never allow.
 import { parseArgs } from "node:util";
-import { provisionCommand, renderConfig } from "../../src/buildConfig";
-import { TARGET_DEVICE } from "../../src/builder";
+import { TARGET_DEVICE, provisionCommand, renderConfig } from "../../src/buildConfig";
 import { resolveSettings } from "../../src/settings";
 import { ArchAmiArgs } from "../../src/args";
 
@@ -15,6 +16,7 @@ const { values } = parseArgs({
         filesystem: { type: "string", default: "ext4" },
         hostname: { type: "string", default: "arch-test" },
         mirror: { type: "string", default: "file:///srv/arch-ami-test-repo/$repo/os/$arch" },
+        "corrupt-config": { type: "string" },
     },
 });
 const args: ArchAmiArgs = {
@@ -25,5 +27,10 @@ const args: ArchAmiArgs = {
     mirror: values.mirror,
 };
 const settings = resolveSettings("test-image", args);
-const config = renderConfig(settings.image, { volumeId: values["volume-id"] ?? "", deviceName: TARGET_DEVICE });
+let config = renderConfig(settings.image, { volumeId: values["volume-id"] ?? "", deviceName: TARGET_DEVICE });
+const corrupt = values["corrupt-config"];
+if (corrupt) {
+    const key = corrupt.split("=")[0];
+    config = config.replace(new RegExp(`^${key}=.*$`, "m"), corrupt);
+}
 process.stdout.write(provisionCommand(config) + "\n");

@@ -5,7 +5,8 @@
 # NVMe drive whose serial is a volume id, the same uploads and the same command line as the ArchAmi
 # component's remote command. Exit 0 only when provisioning succeeded; the image is left at PATH and the
 # surrogate's serial log at PATH.log. --negative-cases first runs the refusal cases (unknown volume,
-# mounted disk, corrupt tarball, missing package) on the same VM and checks each fails as it should.
+# mounted disk, corrupt tarball, missing package, a failure inside "configure") on the same VM and
+# checks each fails as it should; the real run after them proves a re-run after a failure is clean.
 set -Eeuo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -62,6 +63,7 @@ negative_cases() {
   add_command corrupt-tarball 4 "mv $tb $tb.good && head -c 300000 $tb.good > $tb
 ($(render --volume-id "$VOLUME_ID")); rc=\$?; mv $tb.good $tb; exit \$rc"
   add_command missing-package 1 "$(render --volume-id "$VOLUME_ID" --packages arch-ami-no-such-package)"
+  add_command fail-in-configure 1 "$(render --volume-id "$VOLUME_ID" --corrupt-config TIMEZONE=Arch/Nowhere)"
 }
 
 stage_upload() {

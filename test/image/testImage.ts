@@ -38,10 +38,13 @@ function filesBelow(dir: string): string[] {
     });
 }
 
+/** The component's files that render the config and command line (render-command.ts imports them). */
+const RENDERING = ["src/args.ts", "src/settings.ts", "src/buildConfig.ts"].map((f) => path.join(repo, f));
+
 /** Hash of everything that shapes the test image. */
 export function imageKey(): string {
     const h = createHash("sha256");
-    for (const f of [...filesBelow(path.join(repo, "provision")), ...filesBelow(path.join(repo, "test/image")), ...filesBelow(path.join(repo, "src"))].sort()) {
+    for (const f of [...filesBelow(path.join(repo, "provision")), ...filesBelow(path.join(repo, "test/image")), ...RENDERING].sort()) {
         // The image's inputs only: not the tests that inspect it.
         if (f.includes("/test/image/") && f.endsWith(".ts") && !f.endsWith("render-command.ts")) continue;
         h.update(path.relative(repo, f)).update(fs.readFileSync(f));
@@ -55,14 +58,18 @@ export interface TestImage {
     results: Map<string, number>;
 }
 
-/** Builds (or reuses) the test image, with the negative cases run first on the same surrogate. */
-export function testImage(): TestImage {
-    const dir = path.join(TEST_CACHE, "images", imageKey());
+/**
+ * Builds (or reuses) a test image. The default (ext4) image runs the negative cases first on the same
+ * surrogate; the btrfs variant is provisioned alone.
+ */
+export function testImage(filesystem: "ext4" | "btrfs" = "ext4"): TestImage {
+    const dir = path.join(TEST_CACHE, "images", `${imageKey()}-${filesystem}`);
     const image = path.join(dir, "image.raw");
     if (!fs.existsSync(image)) {
         fs.rmSync(dir, { recursive: true, force: true });
         fs.mkdirSync(dir, { recursive: true });
-        const r = spawnSync("bash", [path.join(repo, "test/image/test-image.sh"), "--negative-cases", "--out", image], {
+        const variant = filesystem === "ext4" ? ["--negative-cases"] : ["--filesystem", filesystem];
+        const r = spawnSync("bash", [path.join(repo, "test/image/test-image.sh"), ...variant, "--out", image], {
             cwd: repo,
             stdio: ["ignore", process.stderr, process.stderr],
         });

@@ -104,6 +104,7 @@ describe("ArchAmi graph", () => {
         const root = i.rootBlockDevice as Record<string, unknown>;
         assert.equal(root.volumeType, "gp3");
         assert.equal(root.encrypted, true);
+        assert.equal((root.tags as Record<string, string>).team, "platform", "the builder's root volume is tagged too");
         const [ud, secret] = unwrapSecret(i.userData);
         assert.ok(secret, "userData must be a secret");
         assert.match(String(ud), /^#cloud-config/);

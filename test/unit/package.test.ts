@@ -22,11 +22,13 @@ describe("package entry", () => {
         assert.ok(fs.existsSync(path.join(out, "src/index.d.ts")));
         // The built entry must find provision/ from its own location, as it will inside node_modules.
         fs.cpSync(path.join(repo, "provision"), path.join(out, "provision"), { recursive: true });
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the built JavaScript itself
         const mod = require(entry);
         assert.equal(typeof mod.ArchAmi, "function");
         assert.deepEqual(mod.Filesystem, { Ext4: "ext4", Btrfs: "btrfs" });
         assert.deepEqual(mod.BootMode, { UefiPreferred: "uefi-preferred", Uefi: "uefi", LegacyBios: "legacy-bios" });
         assert.deepEqual(Object.values(mod.Kernel), ["linux", "linux-lts"]);
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the built JavaScript itself
         const { provisionDir } = require(path.join(out, "src/buildConfig.js"));
         assert.equal(provisionDir(), path.join(out, "provision"));
     });
