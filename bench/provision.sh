@@ -13,7 +13,7 @@ MIB=$((1024 * 1024))
 step_times() {
   local log=$1
   # The last provisioning run's step table (printed by provision.sh after "step times:").
-  sed -n '/^step times:/,/^total /p' "$log" | tail -n +2 | tr -d '\r'
+  sed -n '/^step times:/,/^total /p' "$log" | sed '1d;$d' | tr -d '\r'
 }
 
 payload_bytes() {

@@ -20,6 +20,10 @@ declare -A SPLIT=(
 )
 # Packages provision.sh installs that need no program in this test (real names, empty content).
 EMPTY_PACKAGES=(efibootmgr netplan)
+# Kernel module folders kept in the test "linux" package: storage (NVMe, Xen, virtio, SCSI/ATA),
+# filesystems, ENA, and what they depend on. The rest (sound, GPUs, most NICs) only slows the tests.
+KERNEL_MODULE_DIRS=(arch block crypto fs lib mm virt drivers/acpi drivers/ata drivers/block drivers/char
+  drivers/md drivers/net/ethernet/amazon drivers/nvme drivers/scsi drivers/virtio drivers/xen)
 BOOTSTRAP_DEBS=(pacman-package-manager makepkg arch-install-scripts gnupg zstd libarchive-tools util-linux)
 REPO_PATH=/srv/arch-ami-test-repo
 
@@ -92,8 +96,12 @@ kernel_package() {
   (cd "$tmp" && apt-get download -q "$deb" >&2)
   dpkg-deb -x "$tmp"/*.deb "$tmp/x"
   ver=$(basename "$(find "$tmp/x/lib/modules" -mindepth 1 -maxdepth 1 -type d)")
-  mkdir -p "$out/usr/lib/modules"
-  cp -a "$tmp/x/lib/modules/$ver" "$out/usr/lib/modules/"
+  mkdir -p "$out/usr/lib/modules/$ver/kernel"
+  cp -a "$tmp/x/lib/modules/$ver"/modules.{builtin,builtin.modinfo,order} "$out/usr/lib/modules/$ver/"
+  for dir in "${KERNEL_MODULE_DIRS[@]}"; do
+    mkdir -p "$out/usr/lib/modules/$ver/kernel/$(dirname "$dir")"
+    cp -a "$tmp/x/lib/modules/$ver/kernel/$dir" "$out/usr/lib/modules/$ver/kernel/$dir"
+  done
   cp "$tmp/x/boot/vmlinuz-$ver" "$out/usr/lib/modules/$ver/vmlinuz"
   echo linux >"$out/usr/lib/modules/$ver/pkgbase"
   depmod -b "$out/usr" "$ver" 2>/dev/null || depmod -b "$out" "$ver"

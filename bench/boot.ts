@@ -1,0 +1,18 @@
+// npm run bench:boot — boots the test image (built by test-image.sh, cached) the four ways and prints
+// the time from QEMU start to the ARCH-AMI-BOOT-OK marker for each.
+import { testImage } from "../test/image/testImage";
+import { Bus, Firmware, boot } from "../test/boot/qemu";
+
+async function main() {
+    const { image } = testImage();
+    for (const firmware of [Firmware.Bios, Firmware.Uefi]) {
+        for (const bus of [Bus.Nvme, Bus.Virtio]) {
+            const r = await boot(image, { firmware, bus, timeoutSeconds: 300 });
+            const label = `${firmware === Firmware.Bios ? "SeaBIOS" : "OVMF"} + ${bus}`.padEnd(16);
+            console.log(`${label} ${r.secondsToMarker === undefined ? "NO MARKER" : `${r.secondsToMarker.toFixed(1)} s to ARCH-AMI-BOOT-OK`}`);
+            if (r.secondsToMarker === undefined) process.exitCode = 1;
+        }
+    }
+}
+
+void main();
