@@ -90,7 +90,7 @@ split_payload() {
 }
 
 kernel_package() {
-  local out=$1 tmp deb ver
+  local out=$1 tmp deb ver dir
   tmp=$(mktemp -d)
   deb=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
   (cd "$tmp" && apt-get download -q "$deb" >&2)
