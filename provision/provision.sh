@@ -14,6 +14,7 @@ INITRAMFS_MODULES=(nvme xen_blkfront virtio_blk virtio_pci virtio_scsi)
 INITRAMFS_HOOKS=(base udev modconf kms block filesystems fsck)
 KERNEL_CMDLINE="console=tty0 console=ttyS0,115200 nvme_core.io_timeout=4294967295"
 TIME_SERVERS="169.254.169.123 fd00:ec2::123"
+CONSOLE_KEYMAP=us
 ESP_MIB=300
 
 WORK=/var/tmp/arch-ami
@@ -274,6 +275,8 @@ configure_locale_time_host() {
   [[ -e $TARGET/usr/share/zoneinfo/${CFG[TIMEZONE]} ]] || die 1 "time zone ${CFG[TIMEZONE]} not in the image's tzdata"
   ln -sf "/usr/share/zoneinfo/${CFG[TIMEZONE]}" "$TARGET/etc/localtime"
   printf '%s\n' "${CFG[HOSTNAME]}" >"$TARGET/etc/hostname"
+  # Without a keymap, systemd-firstboot would stop the first boot to ask for one on the serial console.
+  printf 'KEYMAP=%s\n' "$CONSOLE_KEYMAP" >"$TARGET/etc/vconsole.conf"
   printf 'Server = %s\n' "${CFG[MIRROR]}" >"$TARGET/etc/pacman.d/mirrorlist"
 }
 

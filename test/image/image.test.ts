@@ -126,6 +126,8 @@ describe("provisioned image", { skip }, () => {
             assert.equal(img.read("etc/locale.conf"), "LANG=en_US.UTF-8\n");
             assert.equal(fs.readlinkSync(img.p("etc/localtime")), "/usr/share/zoneinfo/UTC");
             assert.equal(img.read("etc/hostname"), "arch-test\n");
+            // systemd-firstboot would otherwise ask for a keymap on the first boot's console.
+            assert.equal(img.read("etc/vconsole.conf"), "KEYMAP=us\n");
             assert.equal(img.read("etc/pacman.d/mirrorlist"), "Server = file:///srv/arch-ami-test-repo/$repo/os/$arch\n");
         });
         it("configures cloud-init: EC2 datasource, default user arch, growpart + resize, no root or password login", () => {

@@ -175,4 +175,11 @@ describe("ArchAmi graph", () => {
         assert.deepEqual(optionsByName.get("arch-provision")?.ignoreChanges, ["connection"]);
         assert.deepEqual(optionsByName.get("arch-snapshot")?.customTimeouts, { create: "90m", delete: "30m" });
     });
+
+    it("leaves nothing behind on destroy: no child is protected or retained", () => {
+        for (const [name, opts] of optionsByName) {
+            assert.notEqual(opts.protect, true, `${name} is protected`);
+            assert.notEqual(opts.retainOnDelete, true, `${name} would be retained`);
+        }
+    });
 });
