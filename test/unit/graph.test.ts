@@ -183,3 +183,19 @@ describe("ArchAmi graph", () => {
         }
     });
 });
+
+describe("builder in a private subnet", () => {
+    it("connects to the private address when associatePublicIp is false and uses the given subnet", async () => {
+        const { ArchAmi } = await import("../../src");
+        new ArchAmi("priv", { ...BASE_ARGS, associatePublicIp: false, subnetId: "subnet-private-1", instanceType: "m6i.large" });
+        await settle();
+        const i = byName("priv-builder").inputs;
+        assert.equal(i.associatePublicIpAddress, false);
+        assert.equal(i.subnetId, "subnet-private-1");
+        assert.equal(i.instanceType, "m6i.large");
+        for (const n of ["priv-upload-tarball", "priv-upload-scripts", "priv-provision"]) {
+            const conn = unwrapSecret(byName(n).inputs.connection)[0] as Record<string, unknown>;
+            assert.equal(conn.host, "10.0.0.10", n);
+        }
+    });
+});
