@@ -2,10 +2,11 @@
 // functions (resolveSettings -> renderConfig -> provisionCommand) the component uses, so the offline proof
 // exercises the real interface. Usage: tsx render-command.ts --volume-id vol-… [--packages "a b"]
 //   [--filesystem ext4|btrfs] [--mirror URL] [--corrupt-config KEY=VALUE]
+//   or: tsx render-command.ts --paths   (prints the upload layout as KEY=value lines)
 // --corrupt-config replaces a line of the rendered config after validation: the negative tests use it to
 // make provision.sh fail late (in "configure"), which the component's validation would never allow.
 import { parseArgs } from "node:util";
-import { TARGET_DEVICE, provisionCommand, renderConfig } from "../../src/buildConfig";
+import { REMOTE, TARGET_DEVICE, provisionCommand, renderConfig } from "../../src/buildConfig";
 import { resolveSettings } from "../../src/settings";
 import { ArchAmiArgs } from "../../src/args";
 
@@ -17,8 +18,13 @@ const { values } = parseArgs({
         hostname: { type: "string", default: "arch-test" },
         mirror: { type: "string", default: "file:///srv/arch-ami-test-repo/$repo/os/$arch" },
         "corrupt-config": { type: "string" },
+        paths: { type: "boolean", default: false },
     },
 });
+if (values.paths) {
+    process.stdout.write(`REMOTE_USER=${REMOTE.user}\nREMOTE_TARBALL=${REMOTE.tarball}\nREMOTE_PROVISION_DIR=${REMOTE.provisionDir}\n`);
+    process.exit(0);
+}
 const args: ArchAmiArgs = {
     sshIngressCidrs: ["127.0.0.1/32"],
     packages: values.packages ? values.packages.split(" ") : [],

@@ -20,6 +20,7 @@ APT_PACKAGES=(mmdebstrap qemu-system-x86 qemu-utils pacman-package-manager arch-
 declare -A EXPECT=()
 
 OUT="" NEGATIVE=0 FILESYSTEM=ext4
+REMOTE_USER="" REMOTE_TARBALL="" REMOTE_PROVISION_DIR=""
 
 parse_args() {
   while (($#)); do
@@ -47,6 +48,20 @@ ensure_prerequisites() {
 
 render() { "$repo/node_modules/.bin/tsx" "$here/render-command.ts" "$@"; }
 
+# The upload layout comes from the component (REMOTE in src/buildConfig.ts), not from this script.
+read_layout() {
+  local key value
+  while IFS='=' read -r key value; do
+    case $key in
+      REMOTE_USER) REMOTE_USER=$value ;;
+      REMOTE_TARBALL) REMOTE_TARBALL=$value ;;
+      REMOTE_PROVISION_DIR) REMOTE_PROVISION_DIR=$value ;;
+    esac
+  done < <(render --paths)
+  [[ $REMOTE_USER == admin && $REMOTE_TARBALL == /home/admin/* && $REMOTE_PROVISION_DIR == /home/admin/* ]] ||
+    die "the surrogate plays Debian's admin user; the component uploads elsewhere ($REMOTE_TARBALL)"
+}
+
 # add_command NAME EXPECTED_EXIT TEXT: queue a command the surrogate runs as the admin user.
 add_command() {
   local n
@@ -56,7 +71,7 @@ add_command() {
 }
 
 negative_cases() {
-  local dev=/dev/nvme0n1 tb=/home/admin/arch-ami-bootstrap.tar.zst
+  local dev=/dev/nvme0n1 tb=$REMOTE_TARBALL
   add_command unknown-volume 3 "$(render --volume-id vol-0fffffffffffffff0)"
   add_command mounted-disk 3 "sudo mkfs.ext4 -q -F $dev && sudo mkdir -p /mnt/busy && sudo mount $dev /mnt/busy
 ($(render --volume-id "$VOLUME_ID")); rc=\$?; sudo umount /mnt/busy; sudo wipefs -q -a $dev; exit \$rc"
@@ -70,8 +85,9 @@ stage_upload() {
   local tarball=$1
   UPLOAD=$WORKDIR/upload
   mkdir -p "$UPLOAD/home" "$UPLOAD/commands" "$UPLOAD/results"
-  ln "$tarball" "$UPLOAD/home/arch-ami-bootstrap.tar.zst" 2>/dev/null || cp "$tarball" "$UPLOAD/home/arch-ami-bootstrap.tar.zst"
-  cp -r "$repo/provision" "$UPLOAD/home/arch-ami-provision"
+  local tb=$UPLOAD/home/${REMOTE_TARBALL#/home/admin/}
+  ln "$tarball" "$tb" 2>/dev/null || cp "$tarball" "$tb"
+  cp -r "$repo/provision" "$UPLOAD/home/${REMOTE_PROVISION_DIR#/home/admin/}"
   ((NEGATIVE)) && negative_cases
   add_command provision 0 "$(render --volume-id "$VOLUME_ID" --filesystem "$FILESYSTEM")"
 }
@@ -112,6 +128,7 @@ main() {
   trap 'rm -rf "$WORKDIR"' EXIT
   mkdir -p "$(dirname "$OUT")"
   rm -f "$OUT" "$OUT.log" "$OUT.results"
+  read_layout
   stage_upload "$tarball"
   run_surrogate "$surrogate"
   check_results
