@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # build-tarball.sh: obtain the Arch bootstrap tarball on the deployer's machine (interface:
-# provision/README.md). Settings come from the environment (the ArchAmi component sets them):
-#   ARCH_AMI_BOOTSTRAP_METHOD  official (default) | pacstrap
-#   ARCH_AMI_BOOTSTRAP_DATE    latest (default) | YYYY.MM.DD
-#   ARCH_AMI_BOOTSTRAP_SHA256  expected sha256 (optional)
-#   ARCH_AMI_BOOTSTRAP_MIRROR  base URL holding iso/<date>/ (default https://geo.mirror.pkgbuild.com)
+# provision/README.md). Settings come from the environment; the ArchAmi component sets every one of
+# them (their defaults live in src/settings.ts only):
+#   ARCH_AMI_BOOTSTRAP_METHOD  official | pacstrap
+#   ARCH_AMI_BOOTSTRAP_DATE    latest | YYYY.MM.DD
+#   ARCH_AMI_BOOTSTRAP_SHA256  expected sha256, or empty
+#   ARCH_AMI_BOOTSTRAP_MIRROR  base URL holding iso/<date>/
 #   ARCH_AMI_MIRROR            package mirror for the pacstrap method ($repo/$arch URL)
-#   ARCH_AMI_CACHE             cache folder (default ${XDG_CACHE_HOME:-~/.cache}/arch-ami)
+#   ARCH_AMI_CACHE             cache folder (optional; default ${XDG_CACHE_HOME:-~/.cache}/arch-ami)
 # Progress goes to stderr; the last line of stdout is {"path": …, "sha256": …, "date": …}.
 set -Eeuo pipefail
 
-METHOD=${ARCH_AMI_BOOTSTRAP_METHOD:-official}
-DATE=${ARCH_AMI_BOOTSTRAP_DATE:-latest}
+for required in ARCH_AMI_BOOTSTRAP_METHOD ARCH_AMI_BOOTSTRAP_DATE ARCH_AMI_BOOTSTRAP_MIRROR ARCH_AMI_MIRROR; do
+  [[ -n ${!required:-} ]] || { echo "build-tarball: error: $required is not set (the ArchAmi component sets it)" >&2; exit 1; }
+done
+METHOD=$ARCH_AMI_BOOTSTRAP_METHOD
+DATE=$ARCH_AMI_BOOTSTRAP_DATE
 PINNED_SHA256=${ARCH_AMI_BOOTSTRAP_SHA256:-}
-BOOTSTRAP_MIRROR=${ARCH_AMI_BOOTSTRAP_MIRROR:-https://geo.mirror.pkgbuild.com}
-PACKAGE_MIRROR=${ARCH_AMI_MIRROR:-https://geo.mirror.pkgbuild.com/\$repo/os/\$arch}
+BOOTSTRAP_MIRROR=$ARCH_AMI_BOOTSTRAP_MIRROR
+PACKAGE_MIRROR=$ARCH_AMI_MIRROR
 CACHE=${ARCH_AMI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/arch-ami}
 BOOTSTRAP_PACKAGES=(base arch-install-scripts)
 

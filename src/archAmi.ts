@@ -65,7 +65,7 @@ export class ArchAmi extends pulumi.ComponentResource {
                 instanceId: builder.instance.id,
                 clientKey: keys.clientKey,
                 hostKey: keys.hostKey,
-                tarball: tarballAsset(tarball.info),
+                tarball: tarballAsset(tarball),
                 scriptsDir,
                 config: builder.volume.id.apply((volumeId) =>
                     renderConfig(settings.image, { volumeId, deviceName: TARGET_DEVICE }),
@@ -85,7 +85,7 @@ export class ArchAmi extends pulumi.ComponentResource {
                 bootMode: settings.bootMode,
                 tpmSupport: settings.tpmSupport,
                 tags,
-                imageTags: tarball.info.apply((t) => ({
+                imageTags: tarball.apply((t) => ({
                     "arch-ami:build-hash": hash,
                     "arch-ami:bootstrap-date": t.date,
                     "arch-ami:kernel": settings.image.kernel,

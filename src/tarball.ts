@@ -37,7 +37,7 @@ export function createTarball(
     buildHash: string,
     scriptsDir: string,
     parent: pulumi.Resource,
-): { command: command.local.Command; info: pulumi.Output<TarballInfo> } {
+): pulumi.Output<TarballInfo> {
     const script = fs.readFileSync(path.join(scriptsDir, "build-tarball.sh"), "utf8");
     const cmd = new command.local.Command(
         `${name}-tarball`,
@@ -56,7 +56,7 @@ export function createTarball(
         },
         { parent, customTimeouts: { create: "30m" } },
     );
-    return { command: cmd, info: cmd.stdout.apply(parseTarballInfo) };
+    return cmd.stdout.apply(parseTarballInfo);
 }
 
 /**

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { DEFAULTS } from "../../src/settings";
 
 const repo = path.resolve(__dirname, "../..");
 const script = path.join(repo, "provision/build-tarball.sh");
@@ -42,9 +43,20 @@ describe("build-tarball.sh (official method)", () => {
     });
     after(() => server.kill());
 
+    /** The environment the ArchAmi component gives the script with default arguments. */
+    function componentEnv(): Record<string, string> {
+        return {
+            ARCH_AMI_BOOTSTRAP_METHOD: DEFAULTS.bootstrapMethod,
+            ARCH_AMI_BOOTSTRAP_DATE: DEFAULTS.bootstrapDate,
+            ARCH_AMI_BOOTSTRAP_SHA256: "",
+            ARCH_AMI_BOOTSTRAP_MIRROR: mirror, // the local test mirror instead of DEFAULTS.bootstrapMirror
+            ARCH_AMI_MIRROR: DEFAULTS.mirror,
+        };
+    }
+
     function run(env: Record<string, string>, cache = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-cache-"))) {
         const r = spawnSync("bash", [script], {
-            env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ARCH_AMI_BOOTSTRAP_MIRROR: mirror, ARCH_AMI_CACHE: cache, ...env },
+            env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...componentEnv(), ARCH_AMI_CACHE: cache, ...env },
             encoding: "utf8",
         });
         return { ...r, cache };
@@ -96,6 +108,12 @@ describe("build-tarball.sh (official method)", () => {
         const r = run({ ARCH_AMI_BOOTSTRAP_MIRROR: "http://127.0.0.1:9" });
         assert.notEqual(r.status, 0);
         assert.match(r.stderr, /mirror http:\/\/127\.0\.0\.1:9 unreachable/);
+    });
+
+    it("names a setting the component did not pass", () => {
+        const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "" });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /ARCH_AMI_BOOTSTRAP_DATE is not set \(the ArchAmi component sets it\)/);
     });
 
     it("refuses a malformed date and an unknown method", () => {

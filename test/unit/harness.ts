@@ -21,7 +21,6 @@ export interface MockOptions {
 }
 
 export const registered: Registered[] = [];
-export const calls: { token: string; args: Record<string, unknown> }[] = [];
 
 function outputsFor(type: string, name: string, inputs: Record<string, unknown>, tarballPath: string): Record<string, unknown> {
     switch (type) {
@@ -65,7 +64,6 @@ export function installMocks(o: MockOptions = {}): void {
                 return { id, state: outputsFor(args.type, args.name, args.inputs, tarballPath) };
             },
             call: (args: pulumi.runtime.MockCallArgs) => {
-                calls.push({ token: args.token, args: args.inputs });
                 switch (args.token) {
                     case "aws:ec2/getAmi:getAmi":
                         return { id: "ami-0debian13", name: "debian-13-amd64-20261101-1" };
