@@ -38,7 +38,6 @@ export class ArchAmi extends pulumi.ComponentResource {
 
         super("arch-ami:index:ArchAmi", name, {}, opts);
 
-
         const keys = createKeys(name, tags, this);
         const network = createNetwork(name, args?.subnetId, sshIngressCidrs, tags, this);
         const tarball = createTarball(name, settings.image, settings.bootstrapMethod, settings.bootstrapMirror, hash, scriptsDir, this);
