@@ -98,8 +98,11 @@ on_exit() {
   fi
 }
 
+# Stops the keyring's gpg-agent and lazily unmounts everything under $WORK (cleanup and failures).
 release_mounts() {
-  [[ -d $BOOT_ROOT/etc/pacman.d/gnupg ]] && in_bootstrap gpgconf --homedir /etc/pacman.d/gnupg --kill all 2>/dev/null
+  if [[ -d $BOOT_ROOT/etc/pacman.d/gnupg ]]; then
+    in_bootstrap gpgconf --homedir /etc/pacman.d/gnupg --kill all 2>/dev/null || true
+  fi
   unmount_below "$WORK"
 }
 
@@ -422,10 +425,9 @@ summary() {
 
 unmount_and_verify() {
   summary
-  in_bootstrap gpgconf --homedir /etc/pacman.d/gnupg --kill all 2>/dev/null || true
   sync
-  umount -R "$TARGET"
-  unmount_below "$WORK"
+  umount -R "$TARGET" # strict: a target still busy must fail the build, not be detached lazily
+  release_mounts
   sync
   blockdev --flushbufs "$DISK"
   case ${CFG[FILESYSTEM]} in

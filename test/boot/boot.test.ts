@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { AttachedImage, partitions, sh } from "../image/attach";
+import { partitions, rootUuid, sh } from "../image/attach";
 import { TestImage, skipUnlessCapable, testImage } from "../image/testImage";
 import { BOOT_END, BootResult, Bus, Firmware, boot, report } from "./qemu";
 
@@ -18,13 +18,13 @@ const CMDLINE = "console=tty0 console=ttyS0,115200 nvme_core.io_timeout=42949672
 const UNITS = ["sshd", "systemd-networkd", "systemd-resolved", "systemd-timesyncd", "systemd-time-wait-sync", "pacman-init",
     "cloud-init-main", "cloud-init-local", "cloud-init-network", "cloud-config", "cloud-final"];
 
-function checkBoot(r: BootResult, rootUuid: string, expectedDevice: RegExp, fstype = "ext4"): void {
+function checkBoot(r: BootResult, expectedUuid: string, expectedDevice: RegExp, fstype = "ext4"): void {
     assert.ok(!r.timedOut, `booted within ${BOOT_TIMEOUT}s; serial:\n${r.serial.slice(-3000)}`);
     assert.ok(r.secondsToMarker !== undefined, "the ARCH-AMI-BOOT-OK marker appeared");
     assert.ok(r.serial.includes(BOOT_END), "the init reported to the end");
     const rep = report(r.serial);
-    assert.match(rep.get("cmdline")!, new RegExp(`root=UUID=${rootUuid} .*${CMDLINE.replace(/[.]/g, "\\.")}`));
-    assert.match(rep.get("root")!, new RegExp(`device=${expectedDevice.source} fstype=${fstype} spec=UUID=${rootUuid} found-by=UUID`));
+    assert.match(rep.get("cmdline")!, new RegExp(`root=UUID=${expectedUuid} .*${CMDLINE.replace(/[.]/g, "\\.")}`));
+    assert.match(rep.get("root")!, new RegExp(`device=${expectedDevice.source} fstype=${fstype} spec=UUID=${expectedUuid} found-by=UUID`));
     assert.match(rep.get("machine-id at boot")!, /^(absent|empty)$/);
     assert.equal(rep.get("mount -a"), "ok");
     const fstab = [...r.serial.matchAll(/^boot: fstab: (\S+) (\S+) (\S+) (\S+)/gm)].map((m) => [m[1], m[2], m[4]]);
@@ -38,18 +38,13 @@ function checkBoot(r: BootResult, rootUuid: string, expectedDevice: RegExp, fsty
 
 describe("boot proof", { skip }, () => {
     let t: TestImage;
-    let rootUuid = "";
+    let uuid = "";
     let rootBytes = 0;
     const results: BootResult[] = [];
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-boot-"));
     before(() => {
         t = testImage();
-        const img = new AttachedImage(t.image);
-        try {
-            rootUuid = img.blkid(3, "UUID");
-        } finally {
-            img.detach();
-        }
+        uuid = rootUuid(t.image);
     });
 
     const ways: [Firmware, Bus, RegExp][] = [
@@ -62,7 +57,7 @@ describe("boot proof", { skip }, () => {
         it(`boots under ${firmware === Firmware.Bios ? "SeaBIOS" : "OVMF (UEFI)"} with the disk on ${bus}`, async () => {
             const r = await boot(t.image, { firmware, bus, timeoutSeconds: BOOT_TIMEOUT });
             results.push(r);
-            checkBoot(r, rootUuid, device);
+            checkBoot(r, uuid, device);
             const size = Number(report(r.serial).get("root-size-bytes"));
             assert.ok(size > 3 * 1024 ** 3, `root filesystem ${size} bytes`);
             rootBytes = size;
@@ -110,7 +105,7 @@ describe("boot proof", { skip }, () => {
         }
         const r = await boot(copy, { firmware: Firmware.Bios, bus: Bus.Virtio, timeoutSeconds: BOOT_TIMEOUT });
         fs.rmSync(copy);
-        checkBoot(r, rootUuid, /\/dev\/vda3/);
+        checkBoot(r, uuid, /\/dev\/vda3/);
         const grown = Number(report(r.serial).get("root-size-bytes"));
         assert.ok(rootBytes > 0);
         assert.ok(grown > 1.9 * rootBytes, `grown root ${grown} bytes vs ${rootBytes}`);
@@ -118,14 +113,7 @@ describe("boot proof", { skip }, () => {
 
     it("boots the btrfs variant under OVMF with the disk on NVMe", async () => {
         const b = testImage("btrfs");
-        const img = new AttachedImage(b.image);
-        let uuid = "";
-        try {
-            uuid = img.blkid(3, "UUID");
-        } finally {
-            img.detach();
-        }
         const r = await boot(b.image, { firmware: Firmware.Uefi, bus: Bus.Nvme, timeoutSeconds: BOOT_TIMEOUT });
-        checkBoot(r, uuid, /\/dev\/nvme0n1p3/, "btrfs");
+        checkBoot(r, rootUuid(b.image), /\/dev\/nvme0n1p3/, "btrfs");
     });
 });

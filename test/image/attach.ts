@@ -68,3 +68,13 @@ export class AttachedImage {
         }
     }
 }
+
+/** The root filesystem's UUID (partition 3) of an image. */
+export function rootUuid(image: string): string {
+    const img = new AttachedImage(image);
+    try {
+        return img.blkid(3, "UUID");
+    } finally {
+        img.detach();
+    }
+}

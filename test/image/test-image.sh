@@ -15,8 +15,6 @@ source "$here/lib.sh"
 
 VOLUME_ID=vol-0a1b2c3d4e5f67890
 DISK_GIB=4
-APT_PACKAGES=(mmdebstrap qemu-system-x86 qemu-utils pacman-package-manager arch-install-scripts
-  libarchive-tools zstd gnupg kmod gdisk e2fsprogs dosfstools mtools util-linux)
 declare -A EXPECT=()
 
 OUT="" NEGATIVE=0 FILESYSTEM=ext4
@@ -36,13 +34,8 @@ parse_args() {
 
 ensure_prerequisites() {
   require_root
-  local missing=() p
-  for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  if ((${#missing[@]})); then
-    log "installing: ${missing[*]}"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
-      die "could not install ${missing[*]}; install them with apt and run again"
-  fi
+  # The project's one list of Debian prerequisites; installs only what is missing.
+  "$repo/scripts/setup" --apt-only || die "could not install the Debian prerequisites (scripts/setup --apt-only)"
   [[ -x $repo/node_modules/.bin/tsx ]] || die "node_modules missing: run npm ci in $repo"
 }
 
