@@ -13,6 +13,7 @@ const args: ArchAmiArgs = {
     sshIngressCidrs: cfg.getObject<string[]>("sshIngressCidrs"),
     associatePublicIp: cfg.getBoolean("associatePublicIp"),
     builderAmi: cfg.get("builderAmi"),
+    retainImages: cfg.getBoolean("retainImages"),
     volumeSize: cfg.getNumber("volumeSize"),
     filesystem: cfg.get("filesystem") as Filesystem | undefined,
     bootMode: cfg.get("bootMode") as BootMode | undefined,

@@ -1,30 +1,31 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ArchAmiArgs } from "./args";
-import { TARGET_DEVICE, buildHash, provisionDir, renderConfig } from "./buildConfig";
-import { createBuilder } from "./builder";
+import { ArchAmiBuild } from "./build/archAmiBuild";
+import { buildHash, buildName, provisionDir, registrationSuffix } from "./buildConfig";
 import { registerImage } from "./image";
-import { createKeys } from "./keys";
-import { createNetwork } from "./network";
-import { provisionVolume } from "./provision";
 import { detectPublicIpv4Cidr } from "./publicIp";
-import { NAME_HASH_LENGTH, resolveSettings } from "./settings";
-import { stopBuilder } from "./stop";
-import { createTarball, tarballAsset } from "./tarball";
+import { resolveSettings } from "./settings";
+import { createClientKeys } from "./shared/keys";
+import { createNetwork } from "./shared/network";
 
 /**
  * An Arch Linux AMI built from scratch: a Debian builder instance pacstraps Arch onto an empty EBS
  * volume, which is snapshotted and registered as an AMI. The builder is stopped afterwards.
+ *
+ * Two levels: resources shared by every build (client key, key pair, security group: `src/shared/`),
+ * one `ArchAmiBuild` per build hash (`src/build/`), and the AMI registered from the current build's
+ * snapshot (`src/image.ts`).
  */
 export class ArchAmi extends pulumi.ComponentResource {
     /** The AMI id. */
     public readonly amiId: pulumi.Output<string>;
-    /** The AMI name (`<name>-<build hash>`). */
+    /** The AMI name (`<name>-<suffix>`, unique per stack, build and registration). */
     public readonly amiName: pulumi.Output<string>;
     /** The id of the root snapshot behind the AMI. */
     public readonly snapshotId: pulumi.Output<string>;
-    /** The id of the (stopped) builder instance. */
+    /** The id of the (stopped) builder instance of the current build. */
     public readonly builderInstanceId: pulumi.Output<string>;
-    /** Hash of everything that decides the image; a new hash is a new AMI. */
+    /** Hash of everything that decides the image; a new hash is a new build and a new AMI. */
     public readonly buildHash: pulumi.Output<string>;
 
     constructor(name: string, args: ArchAmiArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -34,72 +35,55 @@ export class ArchAmi extends pulumi.ComponentResource {
         const sshIngressCidrs = settings.sshIngressCidrs ?? detectedIngress(name);
         const scriptsDir = provisionDir();
         const hash = buildHash(settings, scriptsDir);
-        const amiName = `${settings.amiNamePrefix}-${hash.slice(0, NAME_HASH_LENGTH)}`;
+        const suffix = registrationSuffix({ project: pulumi.getProject(), stack: pulumi.getStack(), resourceName: name }, hash, settings);
+        const amiName = `${settings.amiNamePrefix}-${suffix}`;
 
         super("arch-ami:index:ArchAmi", name, {}, opts);
 
-        const keys = createKeys(name, tags, this);
+        // Shared by every build.
+        const keys = createClientKeys(name, tags, this);
         const network = createNetwork(name, args?.subnetId, sshIngressCidrs, tags, this);
-        const tarball = createTarball(name, settings.image, settings.bootstrapMethod, settings.bootstrapMirror, hash, scriptsDir, this);
-        const builder = createBuilder(
+        // This build.
+        const build = new ArchAmiBuild(
+            buildName(name, hash),
             {
-                name,
                 buildHash: hash,
-                instanceType: settings.instanceType,
+                settings,
+                scriptsDir,
                 subnetId: network.subnetId,
                 securityGroupId: network.securityGroup.id,
-                associatePublicIp: settings.associatePublicIp,
-                builderAmi: args?.builderAmi,
-                volumeSize: settings.image.volumeSize,
-                keys,
+                keyName: keys.keyPair.keyName,
+                clientPrivateKey: keys.clientKey.privateKeyOpenssh,
                 tags,
             },
-            this,
+            { parent: this },
         );
-        const provisioned = provisionVolume(
+        // The AMI, registered from this build's snapshot.
+        const ami = registerImage(
             {
                 name,
-                buildHash: hash,
-                host: builder.host,
-                instanceId: builder.instance.id,
-                clientKey: keys.clientKey,
-                hostKey: keys.hostKey,
-                tarball: tarballAsset(tarball),
-                scriptsDir,
-                config: builder.volume.id.apply((volumeId) =>
-                    renderConfig(settings.image, { volumeId, deviceName: TARGET_DEVICE }),
-                ),
-                dependsOn: [builder.attachment],
-            },
-            this,
-        );
-        const image = registerImage(
-            {
-                name,
-                buildHash: hash,
                 amiName,
                 description: settings.description,
-                volumeId: builder.volume.id,
+                snapshotId: build.snapshotId,
                 volumeSize: settings.image.volumeSize,
                 bootMode: settings.bootMode,
                 tpmSupport: settings.tpmSupport,
-                tags,
-                imageTags: tarball.apply((t) => ({
+                retain: settings.retainImages,
+                tags: pulumi.all([tags, build.bootstrapDate]).apply(([t, date]) => ({
+                    ...t,
                     "arch-ami:build-hash": hash,
-                    "arch-ami:bootstrap-date": t.date,
+                    "arch-ami:bootstrap-date": date,
                     "arch-ami:kernel": settings.image.kernel,
                     "arch-ami:filesystem": settings.image.filesystem,
                 })),
-                provisioned,
             },
             this,
         );
-        stopBuilder(name, builder.instance.id, image.snapshot, this);
 
-        this.amiId = image.ami.id;
-        this.amiName = image.ami.name;
-        this.snapshotId = image.snapshot.id;
-        this.builderInstanceId = builder.instance.id;
+        this.amiId = ami.id;
+        this.amiName = ami.name;
+        this.snapshotId = build.snapshotId;
+        this.builderInstanceId = build.builderInstanceId;
         this.buildHash = pulumi.output(hash);
         this.registerOutputs({
             amiId: this.amiId,

@@ -70,6 +70,8 @@ export interface ArchAmiArgs {
     bootMode?: BootMode;
     /** Register the AMI with NitroTPM 2.0 (needs bootMode `uefi` or `uefi-preferred`). Default: `false`. */
     tpmSupport?: boolean;
+    /** Keep superseded AMIs and their snapshots in the account (Packer's behaviour) instead of deregistering and deleting them when a new build or registration replaces them; `pulumi destroy` then also leaves the current ones. Default: `false`. */
+    retainImages?: boolean;
     /** Kernel package: `linux` (default) or `linux-lts`. */
     kernel?: Kernel;
     /** Extra Arch packages to install (names as pacman knows them). Default: none. */

@@ -30,8 +30,10 @@ function listFiles(dir: string, prefix = ""): string[] {
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
 /**
- * The build hash: every image-affecting setting, the AMI registration settings, and the content of every
- * provisioning script. Equal hash means an equal image; a new hash means a new builder chain and AMI.
+ * The build hash: every image-affecting setting and the content of every provisioning script. Equal hash
+ * means an equal image; a new hash means a new build (a new chain of builder resources) and a new AMI.
+ * Registration settings (boot mode, TPM, description, name) are not in it: they re-register the AMI from
+ * the same snapshot (`registrationSuffix`).
  */
 export function buildHash(settings: Settings, scriptsDir: string = provisionDir()): string {
     const scripts = Object.fromEntries(
@@ -39,17 +41,43 @@ export function buildHash(settings: Settings, scriptsDir: string = provisionDir(
     );
     const canonical = JSON.stringify({
         image: Object.fromEntries(Object.entries(settings.image).sort(([a], [b]) => a.localeCompare(b))),
-        registration: { bootMode: settings.bootMode, tpmSupport: settings.tpmSupport },
         scripts,
     });
     return sha256(canonical);
 }
 
-/** Where things live on the builder; the remote command and the local surrogate use the same paths. */
+/** Length of the build-hash prefix in the names of a build's resources (`<name>-<hash12>-builder`). */
+export const BUILD_NAME_HASH_LENGTH = 12;
+
+/** Name of one build: the component's name and the build hash, so every build has its own URNs. */
+export function buildName(resourceName: string, hash: string): string {
+    return `${resourceName}-${hash.slice(0, BUILD_NAME_HASH_LENGTH)}`;
+}
+
+/**
+ * The AMI name's suffix: unique per stack and stable across `up`s. It covers the project, the stack and
+ * the component's name (two stacks or two components with the same arguments never register the same
+ * name; AMI names are unique per account and region), the build hash and every property that makes EC2
+ * register a new AMI (boot mode, TPM), so a re-registration is created under a new name before the old
+ * AMI is deregistered. Description is updated in place and not part of it.
+ */
+export function registrationSuffix(
+    stack: { project: string; stack: string; resourceName: string },
+    hash: string,
+    registration: { bootMode: string; tpmSupport: boolean },
+): string {
+    return sha256(JSON.stringify([stack.project, stack.stack, stack.resourceName, hash, registration.bootMode, registration.tpmSupport])).slice(0, 12);
+}
+
+/**
+ * Where things live on the builder (Debian's default user `admin`, whose home exists). The tarball is a
+ * file uploaded to a path that does not exist yet; the scripts folder is uploaded into `uploadDir` and,
+ * given without a trailing slash, lands in `<uploadDir>/provision` (see `scriptsLanding`).
+ */
 export const REMOTE = {
     user: "admin",
     tarball: "/home/admin/arch-ami-bootstrap.tar.zst",
-    provisionDir: "/home/admin/arch-ami-provision",
+    uploadDir: "/home/admin/arch-ami",
     config: "/home/admin/arch-ami-build.conf",
 } as const;
 
@@ -89,14 +117,15 @@ export function renderConfig(image: ImageSettings, runtime: RuntimeSettings): st
 
 /**
  * The command line the remote command runs on the builder as the `admin` user: wait for the builder's
- * cloud-init, write the rendered config, run provision.sh as root. Its output streams to `pulumi up`.
+ * cloud-init, write the rendered config, run provision.sh (in `scriptsRemoteDir`, where the upload put
+ * it) as root. Its output streams to `pulumi up`.
  */
-export function provisionCommand(config: string): string {
+export function provisionCommand(config: string, scriptsRemoteDir: string): string {
     const b64 = Buffer.from(config).toString("base64");
     return [
         "set -eu",
         "if command -v cloud-init >/dev/null; then cloud-init status --wait >/dev/null || echo 'builder cloud-init reported errors; continuing'; fi",
         `echo ${b64} | base64 -d > ${REMOTE.config}`,
-        `sudo bash ${REMOTE.provisionDir}/provision.sh ${REMOTE.config}`,
+        `sudo bash ${scriptsRemoteDir}/provision.sh ${REMOTE.config}`,
     ].join("\n");
 }

@@ -7,34 +7,27 @@ export const ROOT_DEVICE = "/dev/xvda";
 
 export interface ImageInputs {
     name: string;
-    buildHash: string;
     amiName: string;
     description: string;
-    volumeId: pulumi.Input<string>;
+    /** The current build's root snapshot. */
+    snapshotId: pulumi.Input<string>;
     volumeSize: number;
     bootMode: BootMode;
     tpmSupport: boolean;
+    /** Keep superseded AMIs (`retainImages`). */
+    retain: boolean;
     tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** Descriptive tags of the AMI (build hash, bootstrap date, kernel). */
-    imageTags: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** The provisioning command: the snapshot waits for it (it ends with the volume unmounted and synced). */
-    provisioned: pulumi.Resource;
 }
 
-/** Stage "image": snapshot the provisioned volume and register the AMI. */
-export function registerImage(i: ImageInputs, parent: pulumi.Resource): { snapshot: aws.ebs.Snapshot; ami: aws.ec2.Ami } {
-    const allTags = pulumi.all([i.tags, i.imageTags]).apply(([t, extra]) => ({ ...t, ...extra }));
-    const snapshot = new aws.ebs.Snapshot(
-        `${i.name}-snapshot`,
-        { volumeId: i.volumeId, description: `${i.amiName} root`, tags: pulumi.output(allTags).apply((t) => ({ ...t, Name: i.amiName })) },
-        {
-            parent,
-            dependsOn: [i.provisioned],
-            replacementTrigger: i.buildHash,
-            customTimeouts: { create: "90m", delete: "30m" },
-        },
-    );
-    const ami = new aws.ec2.Ami(
+/**
+ * Stage "image" (one per component, not per build): register the AMI from the current build's snapshot.
+ * A new build (new snapshot) or a registration change (boot mode, TPM) replaces it; the replacement is
+ * registered first under its own name (`registrationSuffix`), then the old AMI is deregistered (or kept,
+ * with `retainImages`). A description or tag change updates it in place. Registration never touches a
+ * builder.
+ */
+export function registerImage(i: ImageInputs, parent: pulumi.Resource): aws.ec2.Ami {
+    return new aws.ec2.Ami(
         `${i.name}-ami`,
         {
             name: i.amiName,
@@ -45,7 +38,7 @@ export function registerImage(i: ImageInputs, parent: pulumi.Resource): { snapsh
             ebsBlockDevices: [
                 {
                     deviceName: ROOT_DEVICE,
-                    snapshotId: snapshot.id,
+                    snapshotId: i.snapshotId,
                     volumeSize: i.volumeSize,
                     volumeType: "gp3",
                     deleteOnTermination: true,
@@ -56,9 +49,8 @@ export function registerImage(i: ImageInputs, parent: pulumi.Resource): { snapsh
             bootMode: i.bootMode,
             imdsSupport: "v2.0",
             ...(i.tpmSupport ? { tpmSupport: "v2.0" } : {}),
-            tags: pulumi.output(allTags).apply((t) => ({ ...t, Name: i.amiName })),
+            tags: pulumi.output(i.tags).apply((t) => ({ ...t, Name: i.amiName })),
         },
-        { parent, customTimeouts: { create: "60m", delete: "30m" } },
+        { parent, retainOnDelete: i.retain, customTimeouts: { create: "60m", delete: "30m" } },
     );
-    return { snapshot, ami };
 }

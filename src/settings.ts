@@ -10,6 +10,7 @@ export const DEFAULTS = {
     filesystem: Filesystem.Ext4,
     bootMode: BootMode.UefiPreferred,
     tpmSupport: false,
+    retainImages: false,
     kernel: Kernel.Linux,
     locale: "en_US.UTF-8",
     timezone: "UTC",
@@ -50,6 +51,10 @@ export interface Settings {
     associatePublicIp: boolean;
     bootstrapMethod: BootstrapMethod;
     bootstrapMirror: string;
+    /** Undefined: the latest official Debian 13 AMI. */
+    builderAmi?: pulumi.Input<string>;
+    /** Keep superseded AMIs and their snapshots (and the last ones on destroy). */
+    retainImages: boolean;
     /** Undefined: detect the deployer's public IPv4 at run time. */
     sshIngressCidrs?: string[];
 }
@@ -232,7 +237,17 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
         expected: 'an http(s) or file URL without spaces, e.g. "https://geo.mirror.pkgbuild.com"',
     });
 
+    const retainImages = args.retainImages ?? DEFAULTS.retainImages;
+    check(r, "retainImages", retainImages, { ok: typeof retainImages === "boolean", expected: "true or false" });
+
     const sshIngressCidrs = stringList(r, "sshIngressCidrs", args.sshIngressCidrs);
+    check(r, "sshIngressCidrs", sshIngressCidrs, {
+        ok: associatePublicIp || sshIngressCidrs !== undefined,
+        expected:
+            "the CIDRs the builder's private address is reached from (VPN, Direct Connect, a bastion's subnet), e.g. " +
+            '["10.0.0.0/16"]: with associatePublicIp false the default (this machine\'s public IPv4) can never be where ' +
+            "the connection comes from",
+    });
     if (sshIngressCidrs !== undefined) {
         check(r, "sshIngressCidrs", sshIngressCidrs, { ok: sshIngressCidrs.length > 0, expected: "at least one CIDR" });
         for (const c of sshIngressCidrs) {
@@ -262,6 +277,8 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
         associatePublicIp,
         bootstrapMethod,
         bootstrapMirror,
+        builderAmi: args.builderAmi,
+        retainImages,
         sshIngressCidrs,
     };
 }

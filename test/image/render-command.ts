@@ -6,7 +6,8 @@
 // --corrupt-config replaces a line of the rendered config after validation: the negative tests use it to
 // make provision.sh fail late (in "configure"), which the component's validation would never allow.
 import { parseArgs } from "node:util";
-import { REMOTE, TARGET_DEVICE, provisionCommand, renderConfig } from "../../src/buildConfig";
+import { REMOTE, TARGET_DEVICE, provisionCommand, provisionDir, renderConfig } from "../../src/buildConfig";
+import { scriptsLanding } from "../../src/build/upload";
 import { resolveSettings } from "../../src/settings";
 import { ArchAmiArgs } from "../../src/args";
 
@@ -22,7 +23,7 @@ const { values } = parseArgs({
     },
 });
 if (values.paths) {
-    process.stdout.write(`REMOTE_USER=${REMOTE.user}\nREMOTE_TARBALL=${REMOTE.tarball}\nREMOTE_PROVISION_DIR=${REMOTE.provisionDir}\n`);
+    process.stdout.write(`REMOTE_USER=${REMOTE.user}\nREMOTE_TARBALL=${REMOTE.tarball}\nREMOTE_PROVISION_DIR=${scriptsLanding(provisionDir())}\n`);
     process.exit(0);
 }
 const args: ArchAmiArgs = {
@@ -39,4 +40,4 @@ if (corrupt) {
     const key = corrupt.split("=")[0];
     config = config.replace(new RegExp(`^${key}=.*$`, "m"), corrupt);
 }
-process.stdout.write(provisionCommand(config) + "\n");
+process.stdout.write(provisionCommand(config, scriptsLanding(provisionDir())) + "\n");

@@ -78,9 +78,10 @@ stage_upload() {
   local tarball=$1
   UPLOAD=$WORKDIR/upload
   mkdir -p "$UPLOAD/home" "$UPLOAD/commands" "$UPLOAD/results"
-  local tb=$UPLOAD/home/${REMOTE_TARBALL#/home/admin/}
-  ln "$tarball" "$tb" 2>/dev/null || cp "$tarball" "$tb"
-  cp -r "$repo/provision" "$UPLOAD/home/${REMOTE_PROVISION_DIR#/home/admin/}"
+  # Where the component's own CopyToRemote inputs put each file (pulumi-command's copy rule, modelled).
+  "$repo/node_modules/.bin/tsx" "$here/stage-uploads.ts" --tarball "$tarball" --into "$UPLOAD/home"
+  [[ -f $UPLOAD/home/${REMOTE_TARBALL#/home/admin/} && -f $UPLOAD/home/${REMOTE_PROVISION_DIR#/home/admin/}/provision.sh ]] ||
+    die "the staged uploads lack the tarball or provision.sh where the remote command expects them"
   ((NEGATIVE)) && negative_cases
   add_command provision 0 "$(render --volume-id "$VOLUME_ID" --filesystem "$FILESYSTEM")"
 }

@@ -1,13 +1,15 @@
 // The resource graph under mocks: what is created, how it is wired, and what it is given.
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { BASE_ARGS, byName, captureOptions, installMocks, optionsByName, registered, settle, unwrapSecret, value } from "./harness";
+import { BASE_ARGS, byName, capturedByTypeName, captureOptions, installMocks, optionsByName, registered, settle, unwrapSecret, value } from "./harness";
 
 installMocks();
 
 describe("ArchAmi graph", () => {
     let outputs: Record<string, unknown>;
     let hash: string;
+    /** The build's own name: `<name>-<hash12>`; every per-build resource carries it. */
+    let b: string;
     before(async () => {
         const { ArchAmi } = await import("../../src");
         const arch = new ArchAmi("arch", { ...BASE_ARGS, volumeSize: 8, tpmSupport: true, bootMode: "uefi" }, { transformations: [captureOptions()] });
@@ -18,43 +20,53 @@ describe("ArchAmi graph", () => {
             builderInstanceId: await value(arch.builderInstanceId),
         };
         hash = await value(arch.buildHash);
+        b = `arch-${hash.slice(0, 12)}`;
         await settle();
     });
 
-    it("creates exactly the expected resources, each named <name>-<role>", () => {
+    it("creates the shared resources once and every per-build resource under the build's own name", () => {
         const names = registered.filter((r) => r.type !== "arch-ami:index:ArchAmi").map((r) => `${r.type} ${r.name}`).sort();
         assert.deepEqual(names, [
-            "aws:ebs/snapshot:Snapshot arch-snapshot",
-            "aws:ebs/volume:Volume arch-volume",
+            `arch-ami:index:ArchAmiBuild ${b}`,
+            `aws:ebs/snapshot:Snapshot ${b}-snapshot`,
+            `aws:ebs/volume:Volume ${b}-volume`,
             "aws:ec2/ami:Ami arch-ami",
-            "aws:ec2/instance:Instance arch-builder",
+            `aws:ec2/instance:Instance ${b}-builder`,
             "aws:ec2/keyPair:KeyPair arch-key-pair",
             "aws:ec2/securityGroup:SecurityGroup arch-sg",
-            "aws:ec2/volumeAttachment:VolumeAttachment arch-attachment",
-            "aws:ec2transitgateway/instanceState:InstanceState arch-builder-stopped",
-            "command:local:Command arch-tarball",
-            "command:remote:Command arch-provision",
-            "command:remote:CopyToRemote arch-upload-scripts",
-            "command:remote:CopyToRemote arch-upload-tarball",
-            "tls:index/privateKey:PrivateKey arch-host-key",
+            `aws:ec2/volumeAttachment:VolumeAttachment ${b}-attachment`,
+            `aws:ec2transitgateway/instanceState:InstanceState ${b}-builder-stopped`,
+            `command:local:Command ${b}-tarball`,
+            `command:remote:Command ${b}-provision`,
+            `command:remote:CopyToRemote ${b}-upload-scripts`,
+            `command:remote:CopyToRemote ${b}-upload-tarball`,
+            `tls:index/privateKey:PrivateKey ${b}-host-key`,
             "tls:index/privateKey:PrivateKey arch-ssh-key",
-        ]);
+        ].sort());
     });
 
-    it("parents every child to the component", () => {
+    it("parents the shared resources and the build to the component, the build's resources to the build", () => {
+        const top = ["arch-ssh-key", "arch-key-pair", "arch-sg", "arch-ami", b];
         for (const [name, opts] of optionsByName) {
             const parent = opts.parent as { __name?: string } | undefined;
             assert.ok(parent, `${name} has no parent`);
-            assert.equal(parent.__name, "arch", `${name} is parented to ${parent.__name}`);
+            assert.equal(parent.__name, top.includes(name) ? "arch" : b, `${name} is parented to ${parent.__name}`);
         }
-        assert.equal(optionsByName.size, 14);
+        assert.equal(optionsByName.size, 15);
+        const urn = (type: string, name: string) => capturedByTypeName.get(`${type}::${name}`)?.urn;
+        assert.equal(
+            urn("aws:ec2/instance:Instance", `${b}-builder`),
+            `urn:pulumi:test::arch-ami::arch-ami:index:ArchAmi$arch-ami:index:ArchAmiBuild$aws:ec2/instance:Instance::${b}-builder`,
+        );
+        assert.equal(urn("aws:ec2/ami:Ami", "arch-ami"), "urn:pulumi:test::arch-ami::arch-ami:index:ArchAmi$aws:ec2/ami:Ami::arch-ami");
     });
 
     it("exposes the outputs", () => {
         assert.equal(outputs.amiId, "arch-ami-id");
-        assert.equal(outputs.snapshotId, "arch-snapshot-id");
-        assert.equal(outputs.builderInstanceId, "arch-builder-id");
-        assert.equal(outputs.amiName, `arch-${hash.slice(0, 12)}`);
+        assert.equal(outputs.snapshotId, `${b}-snapshot-id`);
+        assert.equal(outputs.builderInstanceId, `${b}-builder-id`);
+        assert.match(String(outputs.amiName), /^arch-[0-9a-f]{12}$/);
+        assert.notEqual(outputs.amiName, `arch-${hash.slice(0, 12)}`, "the AMI name is not the bare build hash (two stacks would clash)");
         assert.match(hash, /^[0-9a-f]{64}$/);
     });
 
@@ -66,7 +78,7 @@ describe("ArchAmi graph", () => {
         assert.equal(ami.rootDeviceName, dev.deviceName);
         assert.equal(dev.volumeType, "gp3");
         assert.equal(dev.deleteOnTermination, true);
-        assert.equal(dev.snapshotId, "arch-snapshot-id");
+        assert.equal(dev.snapshotId, `${b}-snapshot-id`);
         assert.equal(dev.volumeSize, 8);
         assert.equal(ami.enaSupport, true);
         assert.equal(ami.sriovNetSupport, "simple");
@@ -80,7 +92,7 @@ describe("ArchAmi graph", () => {
     });
 
     it("tags every AWS resource that takes tags, AMI and snapshot included", () => {
-        for (const n of ["arch-key-pair", "arch-sg", "arch-builder", "arch-volume", "arch-snapshot", "arch-ami"]) {
+        for (const n of ["arch-key-pair", "arch-sg", `${b}-builder`, `${b}-volume`, `${b}-snapshot`, "arch-ami"]) {
             assert.equal((byName(n).inputs.tags as Record<string, string>).team, "platform", n);
         }
     });
@@ -97,7 +109,7 @@ describe("ArchAmi graph", () => {
     });
 
     it("launches the Debian builder with IMDSv2, an encrypted gp3 root and a secret user data holding the host key", () => {
-        const i = byName("arch-builder").inputs;
+        const i = byName(`${b}-builder`).inputs;
         assert.equal(i.ami, "ami-0debian13");
         assert.equal(i.instanceType, "t3.small");
         assert.equal((i.metadataOptions as Record<string, unknown>).httpTokens, "required");
@@ -108,75 +120,78 @@ describe("ArchAmi graph", () => {
         const [ud, secret] = unwrapSecret(i.userData);
         assert.ok(secret, "userData must be a secret");
         assert.match(String(ud), /^#cloud-config/);
-        assert.match(String(ud), /ed25519_private: \|\n {4}-----BEGIN OPENSSH PRIVATE KEY-----\n {4}PRIVATE-arch-host-key/);
-        assert.match(String(ud), /ed25519_public: ssh-ed25519 AAAAPUBLICarchhostkey/);
-        assert.equal(i.userDataReplaceOnChange, true);
-        assert.deepEqual(optionsByName.get("arch-builder")?.ignoreChanges, ["ami"]);
+        assert.match(String(ud), new RegExp(`ed25519_private: \\|\\n {4}-----BEGIN OPENSSH PRIVATE KEY-----\\n {4}PRIVATE-${b}-host-key`));
+        assert.match(String(ud), new RegExp(`ed25519_public: ssh-ed25519 AAAAPUBLIC${b.replace("-", "")}hostkey`));
+        assert.equal(i.userDataReplaceOnChange, undefined, "user data never changes within a build");
     });
 
     it("attaches a volume of volumeSize in the builder's availability zone", () => {
-        const v = byName("arch-volume").inputs;
+        const v = byName(`${b}-volume`).inputs;
         assert.equal(v.size, 8);
         assert.equal(v.availabilityZone, "us-east-1a");
-        const a = byName("arch-attachment").inputs;
-        assert.equal(a.volumeId, "vol-0123456789abcdef0");
-        assert.equal(a.instanceId, "arch-builder-id");
+        const a = byName(`${b}-attachment`).inputs;
+        assert.match(String(a.volumeId), /^vol-[0-9a-f]{17}$/);
+        assert.equal(a.instanceId, `${b}-builder-id`);
     });
 
     it("pins the builder host key and retries dialing in every remote connection, without secrets in the command", () => {
-        for (const n of ["arch-upload-tarball", "arch-upload-scripts", "arch-provision"]) {
+        for (const n of [`${b}-upload-tarball`, `${b}-upload-scripts`, `${b}-provision`]) {
             const [c, connSecret] = unwrapSecret(byName(n).inputs.connection);
             assert.ok(connSecret, `${n}: the connection (it holds the client key) must be secret`);
             const conn = c as Record<string, unknown>;
-            assert.equal(conn.hostKey, "ssh-ed25519 AAAAPUBLICarchhostkey", n);
+            assert.equal(conn.hostKey, `ssh-ed25519 AAAAPUBLIC${b.replace("-", "")}hostkey`, n);
             assert.equal(conn.dialErrorLimit, -1, n);
             assert.equal(conn.user, "admin", n);
-            assert.equal(conn.host, "198.51.100.10", n);
+            assert.match(String(conn.host), /^198\.51\.\d+\.\d+$/, n);
             assert.match(String(conn.privateKey), /PRIVATE-arch-ssh-key/, n);
-            assert.deepEqual(byName(n).inputs.triggers, [hash, "arch-builder-id"], n);
+            assert.equal(byName(n).inputs.triggers, undefined, `${n}: a build is replaced by a new build, not by triggers`);
         }
-        const p = byName("arch-provision").inputs;
+        const p = byName(`${b}-provision`).inputs;
         assert.equal(p.logging, "stdoutAndStderr");
         assert.doesNotMatch(String(p.create), /PRIVATE/);
         assert.match(String(p.create), /cloud-init status --wait/);
-        assert.match(String(p.create), /sudo bash \/home\/admin\/arch-ami-provision\/provision\.sh \/home\/admin\/arch-ami-build\.conf/);
+        assert.match(String(p.create), /sudo bash \/home\/admin\/arch-ami\/provision\/provision\.sh \/home\/admin\/arch-ami-build\.conf/);
         const conf = Buffer.from(/echo (\S+) \| base64 -d/.exec(String(p.create))![1], "base64").toString();
-        assert.match(conf, /^VOLUME_ID=vol-0123456789abcdef0$/m);
+        assert.match(conf, new RegExp(`^VOLUME_ID=${byName(`${b}-attachment`).inputs.volumeId}$`, "m"));
         assert.match(conf, /^DEVICE_NAME=\/dev\/sdf$/m);
     });
 
     it("orders the stages: provision after uploads and attachment, snapshot after provision, stop after snapshot", () => {
         const deps = (n: string) => ((optionsByName.get(n)?.dependsOn as { __name?: string }[]) ?? []).map((d) => d.__name).sort();
-        assert.deepEqual(deps("arch-provision"), ["arch-attachment", "arch-upload-scripts", "arch-upload-tarball"]);
-        assert.deepEqual(deps("arch-snapshot"), ["arch-provision"]);
-        assert.deepEqual(deps("arch-builder-stopped"), ["arch-snapshot"]);
-        assert.equal(byName("arch-builder-stopped").inputs.state, "stopped");
-        assert.equal(byName("arch-builder-stopped").inputs.instanceId, "arch-builder-id");
+        assert.deepEqual(deps(`${b}-provision`), [`${b}-attachment`, `${b}-upload-scripts`, `${b}-upload-tarball`]);
+        assert.deepEqual(deps(`${b}-snapshot`), [`${b}-provision`]);
+        assert.deepEqual(deps(`${b}-builder-stopped`), [`${b}-snapshot`]);
+        assert.equal(byName(`${b}-builder-stopped`).inputs.state, "stopped");
+        assert.equal(byName(`${b}-builder-stopped`).inputs.instanceId, `${b}-builder-id`);
     });
 
     it("builds the tarball locally without waiting for the instance", () => {
-        const t = byName("arch-tarball");
-        assert.deepEqual(optionsByName.get("arch-tarball")?.dependsOn, undefined);
+        const t = byName(`${b}-tarball`);
+        assert.deepEqual(optionsByName.get(`${b}-tarball`)?.dependsOn, undefined);
         assert.deepEqual(t.inputs.interpreter, ["/bin/bash", "-c"]);
         assert.match(String(t.inputs.create), /^#!\/usr\/bin\/env bash/);
-        assert.deepEqual(t.inputs.triggers, [hash]);
+        assert.equal(t.inputs.triggers, undefined);
         const env = t.inputs.environment as Record<string, string>;
         assert.equal(env.ARCH_AMI_BOOTSTRAP_DATE, "latest");
         assert.equal(env.ARCH_AMI_BOOTSTRAP_METHOD, "official");
     });
 
-    it("replaces the builder chain on a new build hash and sets generous timeouts", () => {
-        for (const n of ["arch-builder", "arch-volume", "arch-attachment", "arch-snapshot"]) {
-            assert.equal(optionsByName.get(n)?.replacementTrigger, hash, n);
+    it("relies on no replacementTrigger or triggers, ignores only what never changes within a build, and sets generous timeouts", () => {
+        for (const [n, o] of optionsByName) {
+            assert.equal(o.replacementTrigger, undefined, n);
         }
-        for (const n of ["arch-upload-tarball", "arch-upload-scripts"]) {
-            assert.deepEqual(optionsByName.get(n)?.ignoreChanges, ["source", "connection"], n);
-        }
-        assert.deepEqual(optionsByName.get("arch-provision")?.ignoreChanges, ["connection"]);
-        assert.deepEqual(optionsByName.get("arch-snapshot")?.customTimeouts, { create: "90m", delete: "30m" });
+        const ignored = Object.fromEntries([...optionsByName].filter(([, o]) => o.ignoreChanges).map(([n, o]) => [n, [...(o.ignoreChanges as string[])].sort()]));
+        assert.deepEqual(ignored, {
+            [`${b}-builder`]: ["ami", "associatePublicIpAddress", "instanceType", "subnetId", "vpcSecurityGroupIds"],
+            [`${b}-upload-tarball`]: ["connection", "source"],
+            [`${b}-upload-scripts`]: ["connection", "source"],
+            [`${b}-provision`]: ["connection"],
+        });
+        assert.equal(optionsByName.get(`${b}-attachment`)?.deleteBeforeReplace, true, "detach before attaching a replacement (VolumeInUse)");
+        assert.deepEqual(optionsByName.get(`${b}-snapshot`)?.customTimeouts, { create: "90m", delete: "30m" });
     });
 
-    it("leaves nothing behind on destroy: no child is protected or retained", () => {
+    it("leaves nothing behind on destroy by default: no child is protected or retained", () => {
         for (const [name, opts] of optionsByName) {
             assert.notEqual(opts.protect, true, `${name} is protected`);
             assert.notEqual(opts.retainOnDelete, true, `${name} would be retained`);
@@ -187,15 +202,27 @@ describe("ArchAmi graph", () => {
 describe("builder in a private subnet", () => {
     it("connects to the private address when associatePublicIp is false and uses the given subnet", async () => {
         const { ArchAmi } = await import("../../src");
-        new ArchAmi("priv", { ...BASE_ARGS, associatePublicIp: false, subnetId: "subnet-private-1", instanceType: "m6i.large" });
+        const priv = new ArchAmi("priv", { ...BASE_ARGS, associatePublicIp: false, subnetId: "subnet-private-1", instanceType: "m6i.large" });
+        const pb = `priv-${(await value(priv.buildHash)).slice(0, 12)}`;
         await settle();
-        const i = byName("priv-builder").inputs;
+        const i = byName(`${pb}-builder`).inputs;
         assert.equal(i.associatePublicIpAddress, false);
         assert.equal(i.subnetId, "subnet-private-1");
         assert.equal(i.instanceType, "m6i.large");
-        for (const n of ["priv-upload-tarball", "priv-upload-scripts", "priv-provision"]) {
+        for (const n of [`${pb}-upload-tarball`, `${pb}-upload-scripts`, `${pb}-provision`]) {
             const conn = unwrapSecret(byName(n).inputs.connection)[0] as Record<string, unknown>;
-            assert.equal(conn.host, "10.0.0.10", n);
+            assert.match(String(conn.host), /^10\.0\.\d+\.\d+$/, n);
         }
+    });
+});
+
+describe("retainImages", () => {
+    it("keeps superseded AMIs and snapshots (retainOnDelete) and nothing else", async () => {
+        const { ArchAmi } = await import("../../src");
+        const keep = new ArchAmi("keep", { ...BASE_ARGS, retainImages: true });
+        const kb = `keep-${(await value(keep.buildHash)).slice(0, 12)}`;
+        await settle();
+        const retained = [...capturedByTypeName.entries()].filter(([k, c]) => k.includes("::keep") && c.retainOnDelete).map(([k]) => k.split("::")[1]).sort();
+        assert.deepEqual(retained, ["keep-ami", `${kb}-snapshot`]);
     });
 });

@@ -1,4 +1,6 @@
 // Test harness: Pulumi mocks stand in for AWS (and the providers' engines) only; the component's own code runs.
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -7,13 +9,31 @@ export interface Registered {
     type: string;
     name: string;
     inputs: Record<string, unknown>;
+    /** The URN the real engine gives this resource (`engineUrn`), not the mock monitor's. */
     urn?: string;
     opts?: Record<string, unknown>;
 }
 
+/** Options the lifecycle tests compare, as the engine receives them. */
+export interface CapturedOptions {
+    urn: string;
+    parentUrn?: string;
+    ignoreChanges: string[];
+    deleteBeforeReplace: boolean;
+    retainOnDelete: boolean;
+    replacementTrigger: boolean;
+}
+
 export interface MockOptions {
-    /** Path the mocked tarball command reports (default: a file that does not exist on this machine). */
+    /** Path the mocked tarball command reports (default: a file per tarball command that does not exist here). */
     tarballPath?: string;
+    /** Folder where each tarball command run writes its own file, as build-tarball.sh does (default: none, the file is absent). */
+    tarballDir?: string;
+    /** Stack name (default "test"). */
+    stack?: string;
+    /** Answer as AWS does after `pulumi refresh` of a stopped builder: no public address, and
+     * `associatePublicIpAddress` read back as false (terraform-provider-aws #33775). */
+    refreshedStoppedBuilder?: boolean;
     /** Simulated duration (ms) of a resource creation by type; used by the graph benchmark. */
     delayMs?: (type: string) => number;
     /** Called when a resource creation starts/ends (benchmark timeline). */
@@ -22,7 +42,15 @@ export interface MockOptions {
 
 export const registered: Registered[] = [];
 
-function outputsFor(type: string, name: string, inputs: Record<string, unknown>, tarballPath: string): Record<string, unknown> {
+const digest = (s: string) => createHash("sha256").update(s).digest("hex");
+
+/** A per-resource value, as AWS gives every new resource its own: a new instance, a new address. */
+function addressOf(name: string, net: number): string {
+    const d = Buffer.from(digest(name), "hex");
+    return net === 10 ? `10.0.${d[0]}.${d[1] % 250 + 4}` : `198.51.${d[0]}.${d[1] % 250 + 4}`;
+}
+
+function outputsFor(type: string, name: string, inputs: Record<string, unknown>, o: MockOptions): Record<string, unknown> {
     switch (type) {
         case "tls:index/privateKey:PrivateKey":
             return {
@@ -33,13 +61,23 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>,
         case "aws:ec2/keyPair:KeyPair":
             return { ...inputs, keyName: `${name}-kp` };
         case "aws:ec2/instance:Instance":
-            return { ...inputs, publicIp: "198.51.100.10", privateIp: "10.0.0.10", availabilityZone: "us-east-1a" };
-        case "command:local:Command":
+            return o.refreshedStoppedBuilder
+                ? { ...inputs, associatePublicIpAddress: false, publicIp: "", privateIp: addressOf(name, 10), availabilityZone: "us-east-1a" }
+                : { ...inputs, publicIp: inputs.associatePublicIpAddress === false ? "" : addressOf(name, 198), privateIp: addressOf(name, 10), availabilityZone: "us-east-1a" };
+        case "command:local:Command": {
+            // Each tarball command run produces its own file, as build-tarball.sh does for a new build.
+            let path = o.tarballPath ?? `/nonexistent/arch-ami/${name}/archlinux-bootstrap-2026.11.01-x86_64.tar.zst`;
+            if (o.tarballDir) {
+                path = `${o.tarballDir}/${name}/archlinux-bootstrap-2026.11.01-x86_64.tar.zst`;
+                fs.mkdirSync(`${o.tarballDir}/${name}`, { recursive: true });
+                fs.writeFileSync(path, `tarball of ${name}`);
+            }
             return {
                 ...inputs,
-                stdout: `downloading...\n${JSON.stringify({ path: tarballPath, sha256: "a".repeat(64), date: "2026.11.01" })}`,
+                stdout: `downloading...\n${JSON.stringify({ path, sha256: digest(`tarball ${name}`), date: "2026.11.01" })}`,
                 stderr: "",
             };
+        }
         default:
             return { ...inputs };
     }
@@ -47,12 +85,12 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>,
 
 /** Installs the mocks; call before importing the component. */
 export function installMocks(o: MockOptions = {}): void {
-    const tarballPath = o.tarballPath ?? "/nonexistent/arch-ami/archlinux-bootstrap.tar.zst";
     const start = Date.now();
+    const stack = o.stack ?? "test";
     pulumi.runtime.setMocks(
         {
             newResource: async (args: pulumi.runtime.MockResourceArgs) => {
-                const r: Registered = { type: args.type, name: args.name, inputs: args.inputs };
+                const r: Registered = { type: args.type, name: args.name, inputs: args.inputs, urn: capturedByTypeName.get(`${args.type}::${args.name}`)?.urn };
                 registered.push(r);
                 const delay = o.delayMs?.(args.type) ?? 0;
                 o.onEvent?.("start", r, Date.now() - start);
@@ -60,8 +98,8 @@ export function installMocks(o: MockOptions = {}): void {
                     await new Promise((res) => setTimeout(res, delay));
                 }
                 o.onEvent?.("end", r, Date.now() - start);
-                const id = args.type === "aws:ebs/volume:Volume" ? "vol-0123456789abcdef0" : `${args.name}-id`;
-                return { id, state: outputsFor(args.type, args.name, args.inputs, tarballPath) };
+                const id = args.type === "aws:ebs/volume:Volume" ? `vol-${digest(args.name).slice(0, 17)}` : `${args.name}-id`;
+                return { id, state: outputsFor(args.type, args.name, args.inputs, o) };
             },
             call: (args: pulumi.runtime.MockCallArgs) => {
                 switch (args.token) {
@@ -79,9 +117,66 @@ export function installMocks(o: MockOptions = {}): void {
             },
         },
         "arch-ami",
-        "test",
+        stack,
         false,
     );
+    captureEngineView(stack);
+}
+
+/**
+ * The URN the Pulumi engine gives a resource: `urn:pulumi:<stack>::<project>::<qualified type>::<name>`,
+ * where the qualified type is the chain of the parents' *types* (not names) joined by `$`, the root stack
+ * excluded (pulumi/pulumi `sdk/go/common/resource/urn.go` NewURN; the resource monitor passes the
+ * parent's QualifiedType). The mock monitor keeps only the last parent type, so the tests compute it.
+ */
+export function engineUrn(stack: string, project: string, qualifiedType: string, name: string): string {
+    return `urn:pulumi:${stack}::${project}::${qualifiedType}::${name}`;
+}
+
+/** What the engine is asked for each resource (engine URN and lifecycle options), by `type::name`. */
+export const capturedByTypeName = new Map<string, CapturedOptions>();
+
+type RegisterRequest = {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getIgnorechangesList(): string[];
+    getDeletebeforereplace(): boolean;
+    getRetainondelete(): boolean;
+    hasReplacementTrigger?(): boolean;
+};
+type MockMonitorLike = {
+    newUrn(parent: string, type: string, name: string): string;
+    registerResource(req: RegisterRequest, cb: unknown): unknown;
+};
+
+/**
+ * Records every RegisterResourceRequest the SDK sends (exactly what a real engine would receive), and the
+ * URN a real engine would derive from it: the mock monitor keeps only the parent's last type.
+ */
+function captureEngineView(stack: string): void {
+    const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorLike;
+    const qualifiedByMockUrn = new Map<string, string>();
+    const urnByMockUrn = new Map<string, string>();
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, cb) => {
+        const parent = req.getParent();
+        const parentQualified = parent ? qualifiedByMockUrn.get(parent) : undefined;
+        const qualified = parentQualified ? `${parentQualified}$${req.getType()}` : req.getType();
+        const mockUrn = monitor.newUrn(parent, req.getType(), req.getName());
+        const urn = engineUrn(stack, "arch-ami", qualified, req.getName());
+        qualifiedByMockUrn.set(mockUrn, qualified);
+        urnByMockUrn.set(mockUrn, urn);
+        capturedByTypeName.set(`${req.getType()}::${req.getName()}`, {
+            urn,
+            parentUrn: parent ? urnByMockUrn.get(parent) : undefined,
+            ignoreChanges: [...req.getIgnorechangesList()].sort(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            retainOnDelete: req.getRetainondelete(),
+            replacementTrigger: req.hasReplacementTrigger?.() ?? false,
+        });
+        return register(req, cb);
+    };
 }
 
 /** Resolves an Output (mocks resolve every value). */
@@ -123,6 +218,16 @@ export const byName = (name: string): Registered => {
         throw new Error(`no resource named ${name}; have ${registered.map((x) => x.name).join(", ")}`);
     }
     return r;
+};
+
+/** The one resource of a build with this role (`<name>-<hash12>-<role>`). */
+export const byRole = (role: string, component = "arch"): Registered => {
+    const re = new RegExp(`^${component}-[0-9a-f]{12}-${role}$`);
+    const all = registered.filter((x) => re.test(x.name));
+    if (all.length !== 1) {
+        throw new Error(`${all.length} resources with role ${role}; have ${registered.map((x) => x.name).join(", ")}`);
+    }
+    return all[0];
 };
 
 /** Valid arguments used by most tests (explicit ingress: no network needed). */

@@ -12,7 +12,7 @@ process.env.PULUMI_CONFIG = JSON.stringify({
     "arch-ami:packages": '["vim"]',
 });
 
-import { byName, installMocks, settle, value } from "./harness";
+import { byRole, installMocks, settle, value } from "./harness";
 
 installMocks();
 
@@ -29,7 +29,7 @@ describe("default program", () => {
             assert.ok(program[o], o);
         }
         await settle();
-        assert.equal(byName("arch-volume").inputs.size, 6);
-        assert.match(Buffer.from(/echo (\S+) \| base64 -d/.exec(String(byName("arch-provision").inputs.create))![1], "base64").toString(), /^FILESYSTEM=btrfs$[\s\S]*^PACKAGES=vim$/m);
+        assert.equal(byRole("volume").inputs.size, 6);
+        assert.match(Buffer.from(/echo (\S+) \| base64 -d/.exec(String(byRole("provision").inputs.create))![1], "base64").toString(), /^FILESYSTEM=btrfs$[\s\S]*^PACKAGES=vim$/m);
     });
 });

@@ -23,8 +23,6 @@ describe("build hash", () => {
     const imageChanges: [string, ArchAmiArgs][] = [
         ["volumeSize", { volumeSize: 8 }],
         ["filesystem", { filesystem: "btrfs" }],
-        ["bootMode", { bootMode: "legacy-bios" }],
-        ["tpmSupport", { tpmSupport: true }],
         ["kernel", { kernel: "linux-lts" }],
         ["packages", { packages: ["vim"] }],
         ["package order", { packages: ["vim", "htop"] }],
@@ -61,6 +59,10 @@ describe("build hash", () => {
         ["builderAmi", { builderAmi: "ami-123" }],
         ["bootstrapMethod", { bootstrapMethod: "pacstrap" }],
         ["bootstrapMirror", { bootstrapMirror: "https://other.example" }],
+        // Registration only: a new AMI from the same snapshot, no new build (lifecycle.test.ts).
+        ["bootMode", { bootMode: "legacy-bios" }],
+        ["tpmSupport", { tpmSupport: true }],
+        ["retainImages", { retainImages: true }],
     ];
     for (const [what, change] of neutral) {
         it(`does not change with ${what}`, () => assert.equal(hashOf(change), h0));
@@ -79,7 +81,7 @@ describe("build hash", () => {
 });
 
 describe("AMI name", () => {
-    it("is <name>-<hash12> so a rebuilt AMI never clashes with the one it replaces", async () => {
+    it("is <name>-<suffix12>, another name for another build, so a rebuilt AMI never clashes with the one it replaces", async () => {
         const { installMocks, value } = await import("./harness");
         installMocks();
         const { ArchAmi } = await import("../../src");

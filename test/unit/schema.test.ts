@@ -32,7 +32,7 @@ describe("component package schema", () => {
         assert.ok(r?.isComponent);
         const expected = [
             "name", "description", "tags", "subnetId", "instanceType", "sshIngressCidrs", "associatePublicIp", "builderAmi",
-            "volumeSize", "filesystem", "bootMode", "tpmSupport", "kernel", "packages", "locale", "timezone", "hostname",
+            "volumeSize", "filesystem", "bootMode", "tpmSupport", "retainImages", "kernel", "packages", "locale", "timezone", "hostname",
             "defaultUser", "mirror", "repositorySnapshot", "bootstrapMethod", "bootstrapMirror", "bootstrapDate", "bootstrapSha256",
         ];
         assert.deepEqual(Object.keys(r.inputProperties).sort(), [...expected].sort());

@@ -40,6 +40,9 @@ const cases: [string, Record<string, unknown>, RegExp][] = [
     ["bootstrapSha256", { bootstrapSha256: "abc" }, /64 hexadecimal digits/],
     ["instanceType", { instanceType: "t3" }, /EC2 instance type/],
     ["description", { description: "d".repeat(256) }, /at most 255/],
+    // A private builder is never reached from the deployer's public address: the default cannot apply.
+    ["sshIngressCidrs", { associatePublicIp: false, sshIngressCidrs: undefined }, /with associatePublicIp false the default .* can never be/],
+    ["retainImages", { retainImages: "yes" }, /true or false/],
 ];
 
 describe("argument validation", () => {

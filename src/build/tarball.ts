@@ -2,8 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ImageSettings } from "./settings";
-import { BootstrapMethod } from "./args";
+import { ImageSettings } from "../settings";
+import { BootstrapMethod } from "../args";
 
 /** What build-tarball.sh reports on its last line of output. */
 export interface TarballInfo {
@@ -25,22 +25,22 @@ export function parseTarballInfo(stdout: string): TarballInfo {
 }
 
 /**
- * Stage "tarball": a local command that downloads (or pacstraps) the Arch bootstrap tarball into the
- * user's cache. It runs the script's content, not its path, so its inputs are the same on every machine;
- * it runs again whenever the build hash changes, so the file exists wherever a rebuild happens.
+ * Stage "tarball" (one per build): a local command that downloads (or pacstraps) the Arch bootstrap
+ * tarball into the user's cache. It runs the script's content, not its path, so its inputs are the same
+ * on every machine. It belongs to the build, so every new build runs it (on the machine doing that `up`,
+ * which therefore holds the file its upload reads).
  */
 export function createTarball(
-    name: string,
+    buildName: string,
     image: ImageSettings,
     method: BootstrapMethod,
     bootstrapMirror: string,
-    buildHash: string,
     scriptsDir: string,
     parent: pulumi.Resource,
 ): pulumi.Output<TarballInfo> {
     const script = fs.readFileSync(path.join(scriptsDir, "build-tarball.sh"), "utf8");
     const cmd = new command.local.Command(
-        `${name}-tarball`,
+        `${buildName}-tarball`,
         {
             create: script,
             interpreter: ["/bin/bash", "-c"],
@@ -51,7 +51,6 @@ export function createTarball(
                 ARCH_AMI_BOOTSTRAP_MIRROR: bootstrapMirror,
                 ARCH_AMI_MIRROR: image.mirror,
             },
-            triggers: [buildHash],
             logging: "stderr",
         },
         { parent, customTimeouts: { create: "30m" } },
@@ -61,8 +60,9 @@ export function createTarball(
 
 /**
  * The upload source for the tarball. On a machine that does not hold the file (a later `up` elsewhere,
- * nothing changed) a placeholder stands in; the upload ignores source changes and is replaced only by
- * its triggers, so the placeholder is never uploaded.
+ * same build) a placeholder stands in: the upload ignores `source`, which never changes within a build
+ * (the tarball command does not run again), so the placeholder is never hashed from disk or uploaded. A
+ * new build is a new upload resource, created from the new tarball command's file.
  */
 export function tarballAsset(info: pulumi.Output<TarballInfo>): pulumi.Output<pulumi.asset.Asset> {
     return info.apply((t) =>

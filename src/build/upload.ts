@@ -1,0 +1,50 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { REMOTE } from "../buildConfig";
+
+export interface UploadInputs {
+    buildName: string;
+    connection: command.types.input.remote.ConnectionArgs;
+    /** The bootstrap tarball (or, on a machine without it, the placeholder: see `tarballAsset`). */
+    tarball: pulumi.Input<pulumi.asset.Asset>;
+    /** Local folder of the provisioning scripts (`provision/`). */
+    scriptsDir: string;
+}
+
+export interface Uploads {
+    resources: command.remote.CopyToRemote[];
+    /** Where the scripts folder lands on the builder. */
+    scriptsRemoteDir: string;
+}
+
+/**
+ * Where `CopyToRemote` puts a local folder given without a trailing slash: inside `remotePath`, under the
+ * folder's own name, whether `remotePath` exists yet or not (pulumi-command
+ * `provider/pkg/provider/remote/copyController.go`, `sftpCopy`). test/unit/uploadLayout.test.ts checks
+ * this against an independent model of that function.
+ */
+export function scriptsLanding(scriptsDir: string): string {
+    return path.posix.join(REMOTE.uploadDir, path.basename(scriptsDir));
+}
+
+/**
+ * Stage "upload" (one per build): the bootstrap tarball and the provisioning scripts, over SFTP. Both
+ * ignore `source` and `connection`, which never change meaningfully within one build: the tarball file
+ * exists only on the machine that ran this build's tarball command, and a stopped builder has no public
+ * address. A new build is a new pair of uploads (new URNs), created from the new build's own inputs.
+ */
+export function uploadInputs(u: UploadInputs, parent: pulumi.Resource): Uploads {
+    const opts = { parent, ignoreChanges: ["source", "connection"], customTimeouts: { create: "20m" } };
+    const tarball = new command.remote.CopyToRemote(
+        `${u.buildName}-upload-tarball`,
+        { connection: u.connection, source: u.tarball, remotePath: REMOTE.tarball },
+        opts,
+    );
+    const scripts = new command.remote.CopyToRemote(
+        `${u.buildName}-upload-scripts`,
+        { connection: u.connection, source: new pulumi.asset.FileArchive(u.scriptsDir), remotePath: REMOTE.uploadDir },
+        opts,
+    );
+    return { resources: [tarball, scripts], scriptsRemoteDir: scriptsLanding(u.scriptsDir) };
+}
