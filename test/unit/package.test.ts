@@ -1,6 +1,9 @@
-// The package entry: `npm run build` (tsc) emits bin/src/index.js, which package.json's main/exports name,
-// and it exports the component and its enums.
-import { describe, it } from "node:test";
+// The package as others get it. From a fresh git clone, `npm ci` alone builds it (`prepare`) so
+// `require("arch-ami")` works, as `pulumi package add <checkout>` needs (it runs only `npm install`, then
+// requires the package's main). From `npm pack` output, installed like any dependency, the component
+// provider host (what `pulumi package add` runs for Python/Go/C#/YAML users) infers the schema from the
+// files it reads: tsconfig.json and src/ (pulumi/pulumi sdk/nodejs/provider/experimental/analyzer.ts).
+import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -8,33 +11,63 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 const repo = path.resolve(__dirname, "../..");
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-pkg-"));
+const clone = path.join(work, "clone");
+const npm = (args: string[], cwd: string) =>
+    execFileSync("npm", [...args, "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+const node = (code: string, cwd: string) => execFileSync(process.execPath, ["-e", code], { cwd, encoding: "utf8" });
 
-describe("package entry", () => {
-    it("is built by tsc at the path package.json names, and exports ArchAmi and the enums", () => {
-        const pkg = JSON.parse(fs.readFileSync(path.join(repo, "package.json"), "utf8"));
-        assert.equal(pkg.main, "bin/src/index.js");
-        assert.equal(pkg.exports["."].default, "./bin/src/index.js");
-        assert.equal(pkg.types, "bin/src/index.d.ts");
-        const out = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-build-"));
-        execFileSync(process.execPath, [path.join(repo, "node_modules/typescript/bin/tsc"), "-p", repo, "--outDir", out], { stdio: "inherit" });
-        fs.symlinkSync(path.join(repo, "node_modules"), path.join(out, "node_modules"));
-        const entry = path.join(out, "src/index.js");
-        assert.ok(fs.existsSync(path.join(out, "src/index.d.ts")));
-        // The built entry must find provision/ from its own location, as it will inside node_modules.
-        fs.cpSync(path.join(repo, "provision"), path.join(out, "provision"), { recursive: true });
-        // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the built JavaScript itself
-        const mod = require(entry);
-        assert.equal(typeof mod.ArchAmi, "function");
-        assert.deepEqual(mod.Filesystem, { Ext4: "ext4", Btrfs: "btrfs" });
-        assert.deepEqual(mod.BootMode, { UefiPreferred: "uefi-preferred", Uefi: "uefi", LegacyBios: "legacy-bios" });
-        assert.deepEqual(Object.values(mod.Kernel), ["linux", "linux-lts"]);
-        // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the built JavaScript itself
-        const { provisionDir } = require(path.join(out, "src/buildConfig.js"));
-        assert.equal(provisionDir(), path.join(out, "provision"));
+describe("package from a git checkout and from npm pack", { timeout: 600_000 }, () => {
+    let tgz: string;
+    before(() => {
+        execFileSync("git", ["clone", "-q", repo, clone]);
+        npm(["ci"], clone);
+        tgz = path.join(work, npm(["pack", "--pack-destination", work, "--silent"], clone).trim().split("\n").pop()!);
     });
 
-    it("ships provision/ and PulumiPlugin.yaml with the package", () => {
+    it("npm ci alone builds the checkout: require(\"arch-ami\") gives the component", () => {
+        const consumer = path.join(work, "consumer");
+        fs.mkdirSync(path.join(consumer, "node_modules"), { recursive: true });
+        fs.symlinkSync(clone, path.join(consumer, "node_modules/arch-ami"));
+        const out = node('const m = require("arch-ami"); console.log(typeof m.ArchAmi, Object.keys(m).sort().join(","))', consumer);
+        assert.equal(out.trim(), "function ArchAmi,ArchAmiArgs,BootMode,BootstrapMethod,Filesystem,Kernel".replace("ArchAmiArgs,", ""));
+    });
+
+    it("the packed tarball carries the built entry, provision/ and what schema inference reads", () => {
+        const files = execFileSync("tar", ["tzf", tgz], { encoding: "utf8" }).split("\n").filter(Boolean).map((f) => f.replace(/^package\//, ""));
+        for (const f of ["package.json", "PulumiPlugin.yaml", "tsconfig.json", "src/index.ts", "src/archAmi.ts", "src/args.ts", "src/build/archAmiBuild.ts", "bin/src/index.js", "bin/src/index.d.ts", "provision/provision.sh", "provision/build-tarball.sh"]) {
+            assert.ok(files.includes(f), `${f} is packed`);
+        }
+        assert.ok(!files.some((f) => f.startsWith("test/") || f.startsWith("node_modules/")), "no tests or dependencies packed");
+    });
+
+    it("installed from the tarball, the component provider host infers the full schema offline", () => {
+        const app = path.join(work, "app");
+        fs.mkdirSync(app);
+        fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true }));
+        npm(["install", tgz], app);
+        const installed = path.join(app, "node_modules/arch-ami");
+        assert.ok(fs.existsSync(path.join(installed, "bin/src/index.js")));
+        // What cmd/run-plugin does: require the package, find its components, host them with dirname = package.
+        const schema = JSON.parse(
+            node(
+                `const { ComponentProvider, getPulumiComponents } = require("@pulumi/pulumi/provider/experimental/provider");
+                 const components = getPulumiComponents(require(${JSON.stringify(installed)}));
+                 new ComponentProvider({ name: "arch-ami", version: "0.1.0", dirname: ${JSON.stringify(installed)}, components })
+                   .getSchema().then((s) => process.stdout.write(s));`,
+                app,
+            ),
+        ) as { resources: Record<string, { inputProperties: Record<string, unknown>; properties: Record<string, unknown> }> };
+        assert.deepEqual(Object.keys(schema.resources), ["arch-ami:index:ArchAmi"]);
+        const r = schema.resources["arch-ami:index:ArchAmi"];
+        for (const k of ["volumeSize", "packages", "bootMode", "retainImages", "sshIngressCidrs"]) assert.ok(r.inputProperties[k], k);
+        for (const k of ["amiId", "amiName", "buildHash"]) assert.ok(r.properties[k], k);
+    });
+
+    it("pins Node 22 for version managers and the Pulumi language host's fnm (.nvmrc, .node-version)", () => {
+        for (const f of [".nvmrc", ".node-version"]) assert.equal(fs.readFileSync(path.join(repo, f), "utf8").trim(), "22");
         const pkg = JSON.parse(fs.readFileSync(path.join(repo, "package.json"), "utf8"));
-        assert.deepEqual(pkg.files.sort(), ["PulumiPlugin.yaml", "bin/src", "provision"]);
+        assert.equal(pkg.scripts.prepare, "tsc -p .");
+        assert.equal(pkg.main, "bin/src/index.js");
     });
 });
