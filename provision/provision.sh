@@ -134,7 +134,9 @@ ensure_host_tools() {
   for tool in "${!need[@]}"; do command -v "$tool" >/dev/null || missing+=("${need[$tool]}"); done
   if ((${#missing[@]})); then
     echo "installing builder tools: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    # Debian's apt-daily/unattended-upgrades may hold the dpkg lock right after boot: wait for it.
+    local apt=(apt-get -o DPkg::Lock::Timeout=600 -qq)
+    DEBIAN_FRONTEND=noninteractive "${apt[@]}" update && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y "${missing[@]}" >/dev/null
   fi
 }
 
