@@ -1,8 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
 import { ArchAmiArgs } from "./args";
 import { ArchAmiBuild } from "./build/archAmiBuild";
-import { buildHash, buildName, provisionDir, registrationSuffix } from "./buildConfig";
-import { registerImage } from "./image";
+import { buildHash, buildName, provisionDir, registrationSuffix, verificationName, verifyScript } from "./buildConfig";
+import { registerImage } from "./image/ami";
+import { distribute } from "./image/distribute";
+import { verifyCommand, verifyImage } from "./image/verify";
 import { detectPublicIpv4Cidr } from "./publicIp";
 import { resolveSettings } from "./settings";
 import { createClientKeys } from "./shared/keys";
@@ -17,8 +21,10 @@ import { createNetwork } from "./shared/network";
  * snapshot (`src/image.ts`).
  */
 export class ArchAmi extends pulumi.ComponentResource {
-    /** The AMI id. */
+    /** The AMI id; it resolves only after the verification (`verify`) succeeded. */
     public readonly amiId: pulumi.Output<string>;
+    /** AMI id by region: the home region and every copy; resolves after the verification. */
+    public readonly amiIds: pulumi.Output<Record<string, string>>;
     /** The AMI name (`<name>-<suffix>`, unique per stack, build and registration). */
     public readonly amiName: pulumi.Output<string>;
     /** The id of the root snapshot behind the AMI. */
@@ -68,6 +74,7 @@ export class ArchAmi extends pulumi.ComponentResource {
                 volumeSize: settings.image.volumeSize,
                 bootMode: settings.bootMode,
                 tpmSupport: settings.tpmSupport,
+                deprecationTime: settings.distribution.deprecationTime,
                 retain: settings.retainImages,
                 tags: pulumi.all([tags, build.bootstrapDate]).apply(([t, date]) => ({
                     ...t,
@@ -80,13 +87,58 @@ export class ArchAmi extends pulumi.ComponentResource {
             this,
         );
 
-        this.amiId = ami.id;
+        // The check of this AMI: a test instance, verify.sh as the default user, then stopped.
+        const verified: command.remote.Command[] = [];
+        if (settings.distribution.verify) {
+            const script = verifyScript(scriptsDir);
+            const verifyArgs = ["--packages", ["base", settings.image.kernel, ...settings.image.packages].join(" "), "--require-time-sync"];
+            const { check } = verifyImage(
+                {
+                    name: verificationName(name, suffix, script, verifyArgs),
+                    amiId: ami.id,
+                    volumeSize: settings.image.volumeSize,
+                    encryption: settings.encryption,
+                    subnetId: network.subnetId,
+                    securityGroupId: network.securityGroup.id,
+                    associatePublicIp: settings.associatePublicIp,
+                    keyName: keys.keyPair.keyName,
+                    clientPrivateKey: keys.clientKey.privateKeyOpenssh,
+                    defaultUser: settings.image.defaultUser,
+                    command: verifyCommand(script, verifyArgs),
+                    tags,
+                },
+                this,
+            );
+            verified.push(check);
+        }
+        const homeRegion = aws.getRegionOutput({}, { parent: this }).region;
+        const amiIds = distribute(
+            {
+                name,
+                amiName,
+                ami,
+                snapshotId: build.snapshotId,
+                homeRegion,
+                distribution: settings.distribution,
+                encryption: settings.encryption,
+                retain: settings.retainImages,
+                tags,
+                after: verified,
+            },
+            this,
+        );
+        const checked = pulumi.all(verified.map((c) => c.stdout));
+        const afterVerification = <T>(o: pulumi.Output<T>): pulumi.Output<T> => pulumi.all([o, checked]).apply(([v]) => v) as pulumi.Output<T>;
+
+        this.amiId = afterVerification(ami.id);
+        this.amiIds = afterVerification(amiIds);
         this.amiName = ami.name;
         this.snapshotId = build.snapshotId;
         this.builderInstanceId = build.builderInstanceId;
         this.buildHash = pulumi.output(hash);
         this.registerOutputs({
             amiId: this.amiId,
+            amiIds: this.amiIds,
             amiName: this.amiName,
             snapshotId: this.snapshotId,
             builderInstanceId: this.builderInstanceId,

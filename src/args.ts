@@ -42,6 +42,34 @@ export const BootstrapMethod = {
 /** How the bootstrap tarball is obtained. */
 export type BootstrapMethod = (typeof BootstrapMethod)[keyof typeof BootstrapMethod];
 
+/** Encryption of the image's volume, snapshot and AMI. */
+export interface EncryptionArgs {
+    /** KMS key (id, ARN or alias ARN) in the home region. Default: the AWS-managed key `aws/ebs`, which cannot be shared with other accounts. */
+    kmsKeyId?: string;
+}
+
+/** A copy of the AMI in another region. */
+export interface RegionCopyArgs {
+    /** The region, e.g. `eu-central-1` (not the home region). */
+    region: string;
+    /** KMS key in that region to encrypt the copy with. Default: encrypted with `aws/ebs` there when `encryption` is set, else unencrypted. */
+    kmsKeyId?: string;
+}
+
+/** Who may launch the AMI and its copies. */
+export interface SharingArgs {
+    /** AWS account ids (12 digits); they also get create-volume permission on the snapshots. */
+    accountIds?: string[];
+    /** AWS Organizations organization ARNs (`arn:aws:organizations::<account>:organization/o-…`). */
+    organizationArns?: string[];
+    /** AWS Organizations organizational unit ARNs (`arn:aws:organizations::<account>:ou/o-…/ou-…`). */
+    organizationalUnitArns?: string[];
+    /** Make the AMI and its copies public (launchable by every AWS account). Needs `acknowledgePublic` and no `encryption`. */
+    public?: boolean;
+    /** Must be `true` together with `public: true`: confirms that everyone may launch the image and read everything in it. */
+    acknowledgePublic?: boolean;
+}
+
 /** Arguments of an {@link ArchAmi}. Every argument is optional. */
 export interface ArchAmiArgs {
     /** AMI name prefix: 3–115 characters of letters, digits and `()[] ./-'@_`; the build hash is appended (`<name>-<hash12>`). Default: the resource name. */
@@ -70,6 +98,18 @@ export interface ArchAmiArgs {
     bootMode?: BootMode;
     /** Register the AMI with NitroTPM 2.0 (needs bootMode `uefi` or `uefi-preferred`). Default: `false`. */
     tpmSupport?: boolean;
+    /** Encrypt the target volume, its snapshot and the AMI (with the AWS-managed key unless `kmsKeyId` is given). Part of the build: changing it builds again. Default: not encrypted. */
+    encryption?: EncryptionArgs;
+    /** Copy the AMI to these regions (`aws.ec2.AmiCopy`, through the same provider and credentials). Default: none. */
+    regions?: RegionCopyArgs[];
+    /** Launch permissions on the AMI and every copy. Default: private to this account. */
+    sharing?: SharingArgs;
+    /** When the AMI and its copies are deprecated: an RFC 3339 UTC time such as `2027-06-30T00:00:00Z` (a fixed value, not relative). Default: never. */
+    deprecationTime?: string;
+    /** Publish the AMI id in this SSM parameter (data type `aws:ec2:image`) in the home region and every copy's region, e.g. `/images/arch/latest`. Default: none. */
+    ssmParameterName?: string;
+    /** Launch a test instance from the new AMI, log in as `defaultUser` and run `provision/verify.sh` before `amiId` resolves; the instance is stopped afterwards. Default: `true`. */
+    verify?: boolean;
     /** Keep superseded AMIs and their snapshots in the account (Packer's behaviour) instead of deregistering and deleting them when a new build or registration replaces them; `pulumi destroy` then also leaves the current ones. Default: `false`. */
     retainImages?: boolean;
     /** Kernel package: `linux` (default) or `linux-lts`. */

@@ -37,13 +37,33 @@ const sha256 = (data: string | Buffer) => createHash("sha256").update(data).dige
  */
 export function buildHash(settings: Settings, scriptsDir: string = provisionDir()): string {
     const scripts = Object.fromEntries(
-        listFiles(scriptsDir).map((f) => [f, sha256(fs.readFileSync(path.join(scriptsDir, f)))]),
+        listFiles(scriptsDir)
+            .filter((f) => !NOT_IN_BUILD.includes(f))
+            .map((f) => [f, sha256(fs.readFileSync(path.join(scriptsDir, f)))]),
     );
     const canonical = JSON.stringify({
         image: Object.fromEntries(Object.entries(settings.image).sort(([a], [b]) => a.localeCompare(b))),
+        // The volume's encryption: the snapshot and the AMI take it from the volume.
+        ...(settings.encryption.enabled ? { encryption: settings.encryption } : {}),
         scripts,
     });
     return sha256(canonical);
+}
+
+/** Files of provision/ that do not shape the image: the post-registration check (it has its own identity). */
+export const NOT_IN_BUILD = ["verify.sh"];
+
+/** The verification script shipped with the package. */
+export function verifyScript(scriptsDir: string = provisionDir()): string {
+    return fs.readFileSync(path.join(scriptsDir, "verify.sh"), "utf8");
+}
+
+/**
+ * Identity of one verification run: the AMI it checks (its registration suffix) and the check itself
+ * (verify.sh and its arguments). A new AMI or a changed check is a new test instance.
+ */
+export function verificationName(resourceName: string, suffix: string, script: string, args: string[]): string {
+    return `${resourceName}-${sha256(JSON.stringify([suffix, script, args])).slice(0, 12)}-verify`;
 }
 
 /** Length of the build-hash prefix in the names of a build's resources (`<name>-<hash12>-builder`). */

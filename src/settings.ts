@@ -11,6 +11,7 @@ export const DEFAULTS = {
     bootMode: BootMode.UefiPreferred,
     tpmSupport: false,
     retainImages: false,
+    verify: true,
     kernel: Kernel.Linux,
     locale: "en_US.UTF-8",
     timezone: "UTC",
@@ -40,6 +41,24 @@ export interface ImageSettings {
     bootstrapSha256: string;
 }
 
+/** Encryption of the build's volume (and so of its snapshot and AMI). Part of the build hash. */
+export interface EncryptionSettings {
+    enabled: boolean;
+    /** Empty: the AWS-managed key. */
+    kmsKeyId: string;
+}
+
+/** Where the AMI goes and who may use it; none of it changes the image or the build hash. */
+export interface DistributionSettings {
+    regions: { region: string; kmsKeyId: string }[];
+    sharing: { accountIds: string[]; organizationArns: string[]; organizationalUnitArns: string[]; public: boolean };
+    /** Empty: not deprecated. */
+    deprecationTime: string;
+    /** Empty: no parameter. */
+    ssmParameterName: string;
+    verify: boolean;
+}
+
 /** Every argument, validated, with defaults applied. */
 export interface Settings {
     image: ImageSettings;
@@ -55,6 +74,8 @@ export interface Settings {
     builderAmi?: pulumi.Input<string>;
     /** Keep superseded AMIs and their snapshots (and the last ones on destroy). */
     retainImages: boolean;
+    encryption: EncryptionSettings;
+    distribution: DistributionSettings;
     /** Undefined: detect the deployer's public IPv4 at run time. */
     sshIngressCidrs?: string[];
 }
@@ -240,6 +261,9 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
     const retainImages = args.retainImages ?? DEFAULTS.retainImages;
     check(r, "retainImages", retainImages, { ok: typeof retainImages === "boolean", expected: "true or false" });
 
+    const encryption = resolveEncryption(r, args);
+    const distribution = resolveDistribution(r, args, encryption);
+
     const sshIngressCidrs = stringList(r, "sshIngressCidrs", args.sshIngressCidrs);
     check(r, "sshIngressCidrs", sshIngressCidrs, {
         ok: associatePublicIp || sshIngressCidrs !== undefined,
@@ -279,6 +303,120 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
         bootstrapMirror,
         builderAmi: args.builderAmi,
         retainImages,
+        encryption,
+        distribution,
         sshIngressCidrs,
+    };
+}
+
+const KMS_KEY = /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key\/[0-9a-f-]{36}|alias\/[A-Za-z0-9/_-]+)|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|alias\/[A-Za-z0-9/_-]+)$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const ACCOUNT_ID = /^\d{12}$/;
+const ORG_ARN = /^arn:aws[a-z-]*:organizations::\d{12}:organization\/o-[a-z0-9]{10,32}$/;
+const OU_ARN = /^arn:aws[a-z-]*:organizations::\d{12}:ou\/o-[a-z0-9]{10,32}\/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$/;
+const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:(\d{2}))?Z$/;
+const SSM_NAME = /^(\/[A-Za-z0-9_.-]+)+$|^[A-Za-z0-9_.-]+$/;
+const KMS_EXPECTED = 'a KMS key id, key ARN or alias ("alias/my-key", "arn:aws:kms:us-east-1:111122223333:key/…")';
+
+function plainObject(resourceName: string, arg: string, v: unknown): Record<string, unknown> | undefined {
+    if (v === undefined) {
+        return undefined;
+    }
+    check(resourceName, arg, v, { ok: typeof v === "object" && v !== null && !Array.isArray(v), expected: "an object of plain values" });
+    return v as Record<string, unknown>;
+}
+
+function kmsKey(resourceName: string, arg: string, v: unknown): string {
+    if (v === undefined) {
+        return "";
+    }
+    check(resourceName, arg, v, { ok: typeof v === "string" && KMS_KEY.test(v), expected: KMS_EXPECTED });
+    return v as string;
+}
+
+/** The deployer's home region as the aws provider will see it, when it can be known before running. */
+function homeRegion(): string | undefined {
+    return new pulumi.Config("aws").get("region") ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+}
+
+function resolveEncryption(r: string, args: ArchAmiArgs): EncryptionSettings {
+    const e = plainObject(r, "encryption", args.encryption);
+    return { enabled: e !== undefined, kmsKeyId: kmsKey(r, "encryption.kmsKeyId", e?.kmsKeyId) };
+}
+
+function isUtcTime(v: string): boolean {
+    const m = RFC3339_UTC.exec(v);
+    if (!m) {
+        return false;
+    }
+    const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[7] ?? 0)));
+    return d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3] && +m[4] < 24 && +m[5] < 60 && +(m[7] ?? 0) < 60;
+}
+
+function resolveDistribution(r: string, args: ArchAmiArgs, encryption: EncryptionSettings): DistributionSettings {
+    const regionList = args.regions ?? [];
+    check(r, "regions", regionList, { ok: Array.isArray(regionList), expected: 'a list of { region, kmsKeyId? }, e.g. [{ region: "eu-central-1" }]' });
+    const home = homeRegion();
+    const regions = regionList.map((c, i) => {
+        const o = plainObject(r, `regions[${i}]`, c) ?? {};
+        check(r, `regions[${i}].region`, o.region, { ok: typeof o.region === "string" && REGION.test(o.region), expected: 'an AWS region such as "eu-central-1"' });
+        return { region: o.region as string, kmsKeyId: kmsKey(r, `regions[${i}].kmsKeyId`, o.kmsKeyId) };
+    });
+    const names = regions.map((x) => x.region);
+    check(r, "regions", names, { ok: new Set(names).size === names.length, expected: "each region at most once" });
+    check(r, "regions", names, {
+        ok: home === undefined || !names.includes(home),
+        expected: `regions other than the home region "${home}", where the AMI itself is registered`,
+    });
+
+    const sh = plainObject(r, "sharing", args.sharing) ?? {};
+    const list = (key: string, re: RegExp, what: string) => {
+        const v = stringList(r, `sharing.${key}`, sh[key]) ?? [];
+        for (const x of v) check(r, `sharing.${key}`, x, { ok: re.test(x), expected: what });
+        check(r, `sharing.${key}`, v, { ok: new Set(v).size === v.length, expected: "each entry at most once" });
+        return v;
+    };
+    const accountIds = list("accountIds", ACCOUNT_ID, "12-digit AWS account ids");
+    const organizationArns = list("organizationArns", ORG_ARN, "organization ARNs such as arn:aws:organizations::111122223333:organization/o-exampleorgid");
+    const organizationalUnitArns = list("organizationalUnitArns", OU_ARN, "OU ARNs such as arn:aws:organizations::111122223333:ou/o-exampleorgid/ou-examplerootid-exampleouid");
+    const isPublic = sh.public ?? false;
+    check(r, "sharing.public", isPublic, { ok: typeof isPublic === "boolean", expected: "true or false" });
+    check(r, "sharing.acknowledgePublic", sh.acknowledgePublic, {
+        ok: !isPublic || sh.acknowledgePublic === true,
+        expected: "true together with public: true (everyone may launch the image and read every file in it)",
+    });
+    check(r, "sharing.public", isPublic, {
+        ok: !(isPublic && (encryption.enabled || regions.some((x) => x.kmsKeyId))),
+        expected: "false with encryption: AWS does not make encrypted AMIs public",
+    });
+    const shared = accountIds.length + organizationArns.length + organizationalUnitArns.length > 0;
+    check(r, "sharing", args.sharing, {
+        ok: !(shared && encryption.enabled && encryption.kmsKeyId === ""),
+        expected:
+            "no sharing, or encryption with a customer managed key (encryption.kmsKeyId): an AMI encrypted with the " +
+            "AWS-managed key aws/ebs cannot be shared",
+    });
+
+    const deprecationTime = plainString(r, "deprecationTime", args.deprecationTime) ?? "";
+    check(r, "deprecationTime", deprecationTime, {
+        ok: deprecationTime === "" || isUtcTime(deprecationTime),
+        expected: 'an RFC 3339 UTC time such as "2027-06-30T00:00:00Z"',
+    });
+    const ssmParameterName = plainString(r, "ssmParameterName", args.ssmParameterName) ?? "";
+    check(r, "ssmParameterName", ssmParameterName, {
+        ok:
+            ssmParameterName === "" ||
+            (ssmParameterName.length <= 1011 && SSM_NAME.test(ssmParameterName) && !/^\/?(aws|ssm)/i.test(ssmParameterName) && ssmParameterName.split("/").length <= 16),
+        expected: 'an SSM parameter name such as "/images/arch/latest" (letters, digits, _ . - and /, not starting with aws or ssm, at most 15 levels)',
+    });
+    const verify = args.verify ?? DEFAULTS.verify;
+    check(r, "verify", verify, { ok: typeof verify === "boolean", expected: "true or false" });
+
+    return {
+        regions,
+        sharing: { accountIds, organizationArns, organizationalUnitArns, public: isPublic as boolean },
+        deprecationTime,
+        ssmParameterName,
+        verify,
     };
 }

@@ -54,6 +54,7 @@ export class ArchAmiBuild extends pulumi.ComponentResource {
                 associatePublicIp: s.associatePublicIp,
                 builderAmi: s.builderAmi,
                 volumeSize: s.image.volumeSize,
+                encryption: s.encryption,
                 keyName: b.keyName,
                 hostKey,
                 tags,

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as tls from "@pulumi/tls";
 import { TARGET_DEVICE } from "../buildConfig";
+import { EncryptionSettings } from "../settings";
 
 /** Owner of the official Debian AMIs. */
 export const DEBIAN_OWNER = "136693071363";
@@ -28,6 +29,8 @@ export interface BuilderInputs {
     associatePublicIp: boolean;
     builderAmi?: pulumi.Input<string>;
     volumeSize: number;
+    /** Encrypt the target volume (the snapshot and the AMI inherit it). */
+    encryption: EncryptionSettings;
     keyName: pulumi.Input<string>;
     hostKey: tls.PrivateKey;
     tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -99,7 +102,13 @@ export function createBuilder(a: BuilderInputs, parent: pulumi.Resource): Builde
     );
     const volume = new aws.ebs.Volume(
         `${a.buildName}-volume`,
-        { availabilityZone: instance.availabilityZone, size: a.volumeSize, type: "gp3", tags: named(a.tags, `${a.buildName}-volume`) },
+        {
+            availabilityZone: instance.availabilityZone,
+            size: a.volumeSize,
+            type: "gp3",
+            ...(a.encryption.enabled ? { encrypted: true, ...(a.encryption.kmsKeyId ? { kmsKeyId: a.encryption.kmsKeyId } : {}) } : {}),
+            tags: named(a.tags, `${a.buildName}-volume`),
+        },
         { parent },
     );
     // ForceNew on every property: if it is ever replaced, detach first (AttachVolume fails with

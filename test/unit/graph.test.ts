@@ -10,6 +10,8 @@ describe("ArchAmi graph", () => {
     let hash: string;
     /** The build's own name: `<name>-<hash12>`; every per-build resource carries it. */
     let b: string;
+    /** The verification's name: `<name>-<hash12>-verify` (per AMI and check). */
+    let v: string;
     before(async () => {
         const { ArchAmi } = await import("../../src");
         const arch = new ArchAmi("arch", { ...BASE_ARGS, volumeSize: 8, tpmSupport: true, bootMode: "uefi" }, { transformations: [captureOptions()] });
@@ -22,6 +24,7 @@ describe("ArchAmi graph", () => {
         hash = await value(arch.buildHash);
         b = `arch-${hash.slice(0, 12)}`;
         await settle();
+        v = registered.map((r) => /^(arch-[0-9a-f]{12}-verify)-instance$/.exec(r.name)?.[1]).find(Boolean)!;
     });
 
     it("creates the shared resources once and every per-build resource under the build's own name", () => {
@@ -42,17 +45,21 @@ describe("ArchAmi graph", () => {
             `command:remote:CopyToRemote ${b}-upload-tarball`,
             `tls:index/privateKey:PrivateKey ${b}-host-key`,
             "tls:index/privateKey:PrivateKey arch-ssh-key",
+            `tls:index/privateKey:PrivateKey ${v}-host-key`,
+            `aws:ec2/instance:Instance ${v}-instance`,
+            `command:remote:Command ${v}-check`,
+            `aws:ec2transitgateway/instanceState:InstanceState ${v}-stopped`,
         ].sort());
     });
 
     it("parents the shared resources and the build to the component, the build's resources to the build", () => {
-        const top = ["arch-ssh-key", "arch-key-pair", "arch-sg", "arch-ami", b];
+        const top = ["arch-ssh-key", "arch-key-pair", "arch-sg", "arch-ami", b, ...["host-key", "instance", "check", "stopped"].map((r) => `${v}-${r}`)];
         for (const [name, opts] of optionsByName) {
             const parent = opts.parent as { __name?: string } | undefined;
             assert.ok(parent, `${name} has no parent`);
             assert.equal(parent.__name, top.includes(name) ? "arch" : b, `${name} is parented to ${parent.__name}`);
         }
-        assert.equal(optionsByName.size, 15);
+        assert.equal(optionsByName.size, 19);
         const urn = (type: string, name: string) => capturedByTypeName.get(`${type}::${name}`)?.urn;
         assert.equal(
             urn("aws:ec2/instance:Instance", `${b}-builder`),
@@ -186,6 +193,8 @@ describe("ArchAmi graph", () => {
             [`${b}-upload-tarball`]: ["connection", "source"],
             [`${b}-upload-scripts`]: ["connection", "source"],
             [`${b}-provision`]: ["connection"],
+            [`${v}-instance`]: ["associatePublicIpAddress", "instanceType", "subnetId", "vpcSecurityGroupIds"],
+            [`${v}-check`]: ["connection"],
         });
         assert.equal(optionsByName.get(`${b}-attachment`)?.deleteBeforeReplace, true, "detach before attaching a replacement (VolumeInUse)");
         assert.deepEqual(optionsByName.get(`${b}-snapshot`)?.customTimeouts, { create: "90m", delete: "30m" });
@@ -223,6 +232,6 @@ describe("retainImages", () => {
         const kb = `keep-${(await value(keep.buildHash)).slice(0, 12)}`;
         await settle();
         const retained = [...capturedByTypeName.entries()].filter(([k, c]) => k.includes("::keep") && c.retainOnDelete).map(([k]) => k.split("::")[1]).sort();
-        assert.deepEqual(retained, ["keep-ami", `${kb}-snapshot`]);
+        assert.deepEqual(retained, ["keep-ami", `${kb}-snapshot`].sort());
     });
 });

@@ -107,6 +107,8 @@ export function installMocks(o: MockOptions = {}): void {
                         return { id: "ami-0debian13", name: "debian-13-amd64-20261101-1" };
                     case "aws:ec2/getVpc:getVpc":
                         return { id: "vpc-default" };
+                    case "aws:index/getRegion:getRegion":
+                        return { region: "us-east-1", name: "us-east-1", id: "us-east-1" };
                     case "aws:index/getAvailabilityZones:getAvailabilityZones":
                         return { names: ["us-east-1a", "us-east-1b"] };
                     case "aws:ec2/getSubnet:getSubnet":

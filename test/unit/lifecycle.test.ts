@@ -115,6 +115,9 @@ function plan(before: Map<string, EngineResource>, after: Map<string, EngineReso
 }
 
 const perBuild = (urn: string) => urn.includes("$arch-ami:index:ArchAmiBuild");
+/** The check of one AMI (test instance, its host key, the verify command, the stop): named per AMI and check. */
+const perVerification = (urn: string) => /::[a-z0-9-]+-[0-9a-f]{12}-verify-(host-key|instance|check|stopped)$/.test(urn);
+const shared = (urn: string) => !perBuild(urn) && !perVerification(urn);
 const ofType = (m: Map<string, EngineResource>, type: string) => [...m.values()].filter((r) => r.type === type);
 const one = (m: Map<string, EngineResource>, type: string) => {
     const all = ofType(m, type);
@@ -153,8 +156,11 @@ describe("lifecycle: rebuild (an image-affecting argument changes)", () => {
         assert.deepEqual(a.filter((u) => before.has(u)), []);
     });
 
-    it("keeps the shared URNs (component, keys, key pair, security group, AMI)", () => {
-        assert.deepEqual([...after.keys()].filter((u) => !perBuild(u)).sort(), [...before.keys()].filter((u) => !perBuild(u)).sort());
+    it("keeps the shared URNs (component, keys, key pair, security group, AMI) and checks the new AMI with a new test instance", () => {
+        assert.deepEqual([...after.keys()].filter(shared).sort(), [...before.keys()].filter(shared).sort());
+        const v = (m: Map<string, EngineResource>) => [...m.keys()].filter(perVerification);
+        assert.equal(v(after).length, 4);
+        assert.deepEqual(v(after).filter((u) => before.has(u)), []);
     });
 
     it("no URN present in both runs has an ignored property that differs (the old-inputs trap)", () => {
@@ -168,12 +174,13 @@ describe("lifecycle: rebuild (an image-affecting argument changes)", () => {
     });
 
     it("the new build connects to its own new builder and uploads its own tarball file", () => {
-        const builder = one(after, "aws:ec2/instance:Instance");
-        const oldBuilder = one(before, "aws:ec2/instance:Instance");
-        const hosts = [...ofType(after, "command:remote:Command"), ...ofType(after, "command:remote:CopyToRemote")].map(
+        const builder = ofType(after, "aws:ec2/instance:Instance").find((r) => perBuild(r.urn))!;
+        const oldBuilder = ofType(before, "aws:ec2/instance:Instance").find((r) => perBuild(r.urn))!;
+        const inBuild = (m: Map<string, EngineResource>, type: string) => ofType(m, type).filter((r) => perBuild(r.urn));
+        const hosts = [...inBuild(after, "command:remote:Command"), ...inBuild(after, "command:remote:CopyToRemote")].map(
             (r) => (unwrap(r.inputs.connection) as { host: string }).host,
         );
-        const oldHost = (unwrap(one(before, "command:remote:Command").inputs.connection) as { host: string }).host;
+        const oldHost = (unwrap(inBuild(before, "command:remote:Command")[0].inputs.connection) as { host: string }).host;
         assert.equal(new Set(hosts).size, 1);
         assert.notEqual(hosts[0], oldHost, "a new builder has a new address");
         assert.notEqual(builder.urn, oldBuilder.urn);
@@ -188,9 +195,10 @@ describe("lifecycle: re-registration (boot mode, TPM, description)", () => {
     const after = run({ config: { "arch-ami:bootMode": "uefi", "arch-ami:tpmSupport": "true" } });
     const steps = plan(before, after);
 
-    it("keeps every build URN and input: no new builder", () => {
+    it("keeps every build URN and input: no new builder; the new AMI gets its own check", () => {
         for (const s of steps.filter((x) => perBuild(x.urn))) assert.deepEqual(s.changed, [], s.urn);
-        assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort());
+        assert.deepEqual([...after.keys()].filter((u) => !perVerification(u)).sort(), [...before.keys()].filter((u) => !perVerification(u)).sort());
+        assert.deepEqual([...after.keys()].filter((u) => perVerification(u) && before.has(u)), []);
     });
 
     it("replaces the AMI under a new name, from the same snapshot", () => {
@@ -225,8 +233,11 @@ describe("lifecycle: builder settings change within a build", () => {
         for (const s of plan(before, after)) {
             assert.deepEqual(s.changed, [], s.urn);
         }
-        const instance = plan(before, after).find((s) => s.type === "aws:ec2/instance:Instance")!;
-        assert.deepEqual(instance.ignoredDiffs.sort(), ["ami", "associatePublicIpAddress", "instanceType", "subnetId"]);
+        const instances = plan(before, after).filter((s) => s.type === "aws:ec2/instance:Instance");
+        const builder = instances.find((s) => perBuild(s.urn))!;
+        assert.deepEqual(builder.ignoredDiffs.sort(), ["ami", "associatePublicIpAddress", "instanceType", "subnetId"]);
+        const tester = instances.find((s) => perVerification(s.urn))!;
+        assert.deepEqual(tester.ignoredDiffs.sort(), ["associatePublicIpAddress", "subnetId"]);
     });
 });
 
@@ -241,9 +252,14 @@ describe("lifecycle: refresh of the stopped builder, then up", () => {
             assert.deepEqual(s.changed, [], s.urn);
         }
         // The provider diffs config against refreshed state; the bridge drops ignored paths from that diff.
-        assert.ok(one(after, "aws:ec2/instance:Instance").ignoreChanges.includes("associatePublicIpAddress"));
+        for (const i of ofType(after, "aws:ec2/instance:Instance")) assert.ok(i.ignoreChanges.includes("associatePublicIpAddress"), i.urn);
         const drifted = steps.filter((s) => s.ignoredDiffs.length).map((s) => `${s.type} ${s.ignoredDiffs.join(",")}`).sort();
-        assert.deepEqual(drifted, ["command:remote:Command connection", "command:remote:CopyToRemote connection", "command:remote:CopyToRemote connection"]);
+        assert.deepEqual(drifted, [
+            "command:remote:Command connection", // provisioning
+            "command:remote:Command connection", // verification
+            "command:remote:CopyToRemote connection",
+            "command:remote:CopyToRemote connection",
+        ]);
     });
     it("an attachment that must be replaced is deleted first (no VolumeInUse)", () => {
         assert.equal(one(after, "aws:ec2/volumeAttachment:VolumeAttachment").deleteBeforeReplace, true);

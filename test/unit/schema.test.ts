@@ -32,7 +32,7 @@ describe("component package schema", () => {
         assert.ok(r?.isComponent);
         const expected = [
             "name", "description", "tags", "subnetId", "instanceType", "sshIngressCidrs", "associatePublicIp", "builderAmi",
-            "volumeSize", "filesystem", "bootMode", "tpmSupport", "retainImages", "kernel", "packages", "locale", "timezone", "hostname",
+            "volumeSize", "filesystem", "bootMode", "tpmSupport", "retainImages", "encryption", "regions", "sharing", "deprecationTime", "ssmParameterName", "verify", "kernel", "packages", "locale", "timezone", "hostname",
             "defaultUser", "mirror", "repositorySnapshot", "bootstrapMethod", "bootstrapMirror", "bootstrapDate", "bootstrapSha256",
         ];
         assert.deepEqual(Object.keys(r.inputProperties).sort(), [...expected].sort());
@@ -59,5 +59,7 @@ describe("component package schema", () => {
         for (const o of ["amiId", "amiName", "snapshotId", "builderInstanceId", "buildHash"]) {
             assert.equal(r.properties[o]?.type, "string", o);
         }
+        assert.equal(r.properties.amiIds?.type, "object");
+        assert.equal(r.properties.amiIds?.additionalProperties?.type, "string");
     });
 });

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { BootMode } from "./args";
+import { BootMode } from "../args";
 
 /** The root device name registered on the AMI; the block device mapping uses the same name. */
 export const ROOT_DEVICE = "/dev/xvda";
@@ -14,6 +14,8 @@ export interface ImageInputs {
     volumeSize: number;
     bootMode: BootMode;
     tpmSupport: boolean;
+    /** RFC 3339 UTC deprecation time; empty: none. */
+    deprecationTime: string;
     /** Keep superseded AMIs (`retainImages`). */
     retain: boolean;
     tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -49,6 +51,7 @@ export function registerImage(i: ImageInputs, parent: pulumi.Resource): aws.ec2.
             bootMode: i.bootMode,
             imdsSupport: "v2.0",
             ...(i.tpmSupport ? { tpmSupport: "v2.0" } : {}),
+            ...(i.deprecationTime ? { deprecationTime: i.deprecationTime } : {}),
             tags: pulumi.output(i.tags).apply((t) => ({ ...t, Name: i.amiName })),
         },
         { parent, retainOnDelete: i.retain, customTimeouts: { create: "60m", delete: "30m" } },
