@@ -1,0 +1,230 @@
+// Distribution and verification under mocks: copies in other regions (each resource carries its own
+// region: @pulumi/aws v7 needs no provider per region), launch and create-volume permissions on every
+// copy, the SSM parameter in every region, deprecation, encryption, and the verification that gates
+// amiId/amiIds. Distribution-only arguments never change the build.
+import { before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { BASE_ARGS, Registered, installMocks, registered, settle, unwrapSecret, value } from "./harness";
+import { buildHash } from "../../src/buildConfig";
+import { resolveSettings } from "../../src/settings";
+import { ArchAmiArgs } from "../../src/args";
+
+const events: { name: string; event: string; at: number }[] = [];
+installMocks({
+    delayMs: (type) => (type === "command:remote:Command" ? 200 : 0),
+    onEvent: (event, r) => events.push({ name: r.name, event, at: Date.now() }),
+});
+
+const ORG = "arn:aws:organizations::111122223333:organization/o-abcdefghij";
+const OU = "arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-abcd-12345678";
+const KEY = "arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+const DIST: ArchAmiArgs = {
+    encryption: { kmsKeyId: KEY },
+    regions: [{ region: "eu-central-1" }, { region: "ap-southeast-2", kmsKeyId: "alias/images" }],
+    sharing: { accountIds: ["444455556666"], organizationArns: [ORG], organizationalUnitArns: [OU] },
+    deprecationTime: "2027-06-30T00:00:00Z",
+    ssmParameterName: "/images/arch/latest",
+};
+
+const all = (type: string, prefix: string) => registered.filter((r) => r.type === type && r.name.startsWith(prefix));
+const named = (re: RegExp): Registered => {
+    const r = registered.filter((x) => re.test(x.name));
+    assert.equal(r.length, 1, `one resource matching ${re}: ${r.map((x) => x.name).join(", ")}`);
+    return r[0];
+};
+
+describe("distribution", () => {
+    let amiId: string;
+    let amiIds: Record<string, string>;
+    let amiIdAt = 0;
+    before(async () => {
+        const { ArchAmi } = await import("../../src");
+        const arch = new ArchAmi("dist", { ...BASE_ARGS, ...DIST });
+        amiId = await value(arch.amiId);
+        amiIdAt = Date.now();
+        amiIds = await value(arch.amiIds);
+        await settle();
+    });
+
+    it("encrypts the build's volume with the given key (the snapshot and the AMI inherit it)", () => {
+        const v = named(/^dist-[0-9a-f]{12}-volume$/).inputs;
+        assert.equal(v.encrypted, true);
+        assert.equal(v.kmsKeyId, KEY);
+    });
+
+    it("copies the AMI to each region from the home AMI, encrypted, deprecated, under the AMI's name", () => {
+        const ami = named(/^dist-ami$/).inputs;
+        assert.equal(ami.deprecationTime, "2027-06-30T00:00:00Z");
+        const copies = all("aws:ec2/amiCopy:AmiCopy", "dist-");
+        assert.deepEqual(copies.map((c) => c.inputs.region).sort(), ["ap-southeast-2", "eu-central-1"]);
+        for (const c of copies) {
+            assert.equal(c.inputs.sourceAmiId, "dist-ami-id", "a copy waits for (and is made from) the home AMI");
+            assert.equal(c.inputs.sourceAmiRegion, "us-east-1");
+            assert.equal(c.inputs.name, ami.name);
+            assert.equal(c.inputs.encrypted, true);
+            assert.equal(c.inputs.deprecationTime, "2027-06-30T00:00:00Z");
+            assert.equal((c.inputs.tags as Record<string, string>).team, "platform");
+        }
+        assert.equal(copies.find((c) => c.inputs.region === "ap-southeast-2")!.inputs.kmsKeyId, "alias/images");
+        assert.equal(copies.find((c) => c.inputs.region === "eu-central-1")!.inputs.kmsKeyId, undefined);
+    });
+
+    it("grants launch permission on every copy to every principal, in that copy's region", () => {
+        const perms = all("aws:ec2/amiLaunchPermission:AmiLaunchPermission", "dist-");
+        assert.equal(perms.length, 3 * 3, "3 images x (account, organization, OU)");
+        for (const [label, imageId, region] of [
+            ["home", "dist-ami-id", undefined],
+            ["eu-central-1", "dist-copy-eu-central-1-id", "eu-central-1"],
+            ["ap-southeast-2", "dist-copy-ap-southeast-2-id", "ap-southeast-2"],
+        ]) {
+            const mine = perms.filter((p) => p.name.startsWith(`dist-launch-${label}-`));
+            assert.equal(mine.length, 3, label);
+            for (const p of mine) {
+                assert.equal(p.inputs.imageId, imageId, p.name);
+                assert.equal(p.inputs.region, region, p.name);
+            }
+            assert.deepEqual(mine.map((p) => p.inputs.accountId ?? p.inputs.organizationArn ?? p.inputs.organizationalUnitArn).sort(), ["444455556666", ORG, OU].sort());
+        }
+        const snaps = all("aws:ec2/snapshotCreateVolumePermission:SnapshotCreateVolumePermission", "dist-");
+        assert.equal(snaps.length, 3, "the shared account may create volumes from each image's snapshot");
+        for (const s of snaps) assert.equal(s.inputs.accountId, "444455556666");
+    });
+
+    it("publishes the AMI id in an aws:ec2:image SSM parameter in every region", () => {
+        const params = all("aws:ssm/parameter:Parameter", "dist-");
+        assert.deepEqual(params.map((p) => p.inputs.region ?? "home").sort(), ["ap-southeast-2", "eu-central-1", "home"]);
+        for (const p of params) {
+            assert.equal(p.inputs.name, "/images/arch/latest");
+            assert.equal(p.inputs.dataType, "aws:ec2:image");
+            assert.equal(p.inputs.type, "String");
+        }
+        assert.equal(unwrapSecret(params.find((p) => p.inputs.region === undefined)!.inputs.value)[0], "dist-ami-id");
+    });
+
+    it("outputs amiIds by region, the home region included", () => {
+        assert.deepEqual(amiIds, { "us-east-1": "dist-ami-id", "eu-central-1": "dist-copy-eu-central-1-id", "ap-southeast-2": "dist-copy-ap-southeast-2-id" });
+        assert.equal(amiId, "dist-ami-id");
+    });
+
+    it("verifies on a test instance from the new AMI, as the default user with a pinned host key, before amiId resolves", () => {
+        const inst = named(/^dist-[0-9a-f]{12}-verify-instance$/).inputs;
+        assert.equal(inst.ami, "dist-ami-id");
+        assert.equal(inst.instanceType, "t3.nano");
+        assert.equal((inst.rootBlockDevice as Record<string, unknown>).volumeSize, 4 + 2, "a larger root than the image: the check sees it grow");
+        assert.ok(unwrapSecret(inst.userData)[1], "user data with the host key is secret");
+        const check = named(/^dist-[0-9a-f]{12}-verify-check$/);
+        const conn = unwrapSecret(check.inputs.connection)[0] as Record<string, unknown>;
+        assert.equal(conn.user, "arch");
+        assert.match(String(conn.hostKey), /^ssh-ed25519 /);
+        const script = Buffer.from(/echo (\S+) \| base64 -d > \/tmp\/arch-ami-verify\.sh/.exec(String(check.inputs.create))![1], "base64").toString();
+        assert.match(script, /^#!\/usr\/bin\/env bash\n# verify\.sh/);
+        assert.match(String(check.inputs.create), /'--packages' 'base linux'/);
+        assert.match(String(check.inputs.create), /tail -n 20 \/tmp\/arch-ami-verify\.log >&2/);
+        const end = events.find((e) => e.name === check.name && e.event === "end")!;
+        assert.ok(amiIdAt >= end.at, `amiId resolved at ${amiIdAt}, before the check ended at ${end.at}`);
+        assert.equal(named(/^dist-[0-9a-f]{12}-verify-stopped$/).inputs.state, "stopped");
+    });
+
+    it("shares and publishes only after the verification, copies right after the home AMI", () => {
+        const checkEnd = events.find((e) => /-verify-check$/.test(e.name) && e.event === "end")!.at;
+        for (const e of events.filter((x) => x.event === "start" && /^dist-(launch|snapshot|ssm)-/.test(x.name))) {
+            assert.ok(e.at >= checkEnd, `${e.name} started at ${e.at}, before the check ended (${checkEnd})`);
+        }
+        const copyStart = events.find((e) => e.name === "dist-copy-eu-central-1" && e.event === "start")!.at;
+        assert.ok(copyStart < checkEnd, "copies run in parallel with the verification");
+    });
+});
+
+describe("verify: false", () => {
+    it("creates no test instance; amiId is the AMI's id", async () => {
+        const { ArchAmi } = await import("../../src");
+        const a = new ArchAmi("nover", { ...BASE_ARGS, verify: false });
+        assert.equal(await value(a.amiId), "nover-ami-id");
+        await settle();
+        assert.deepEqual(registered.filter((r) => r.name.startsWith("nover-") && r.name.includes("verify")), []);
+    });
+});
+
+describe("public sharing", () => {
+    it("grants group all on every image when acknowledged", async () => {
+        const { ArchAmi } = await import("../../src");
+        new ArchAmi("pub", { ...BASE_ARGS, regions: [{ region: "eu-west-1" }], sharing: { public: true, acknowledgePublic: true } });
+        await settle();
+        const perms = all("aws:ec2/amiLaunchPermission:AmiLaunchPermission", "pub-");
+        assert.deepEqual(perms.map((p) => `${p.inputs.region ?? "home"} ${p.inputs.group}`).sort(), ["eu-west-1 all", "home all"]);
+    });
+});
+
+describe("distribution arguments never change the build", () => {
+    const hash = (a: ArchAmiArgs) => buildHash(resolveSettings("arch", { ...BASE_ARGS, ...a }));
+    const h0 = hash({});
+    for (const [what, a] of Object.entries({
+        regions: { regions: [{ region: "eu-central-1" }] },
+        sharing: { sharing: { accountIds: ["444455556666"] } },
+        deprecationTime: { deprecationTime: "2027-01-01T00:00:00Z" },
+        ssmParameterName: { ssmParameterName: "/x/y" },
+        verify: { verify: false },
+    } as Record<string, ArchAmiArgs>)) {
+        it(`${what} keeps the build hash`, () => assert.equal(hash(a), h0));
+    }
+    it("encryption is part of the build (the volume is encrypted)", () => {
+        assert.notEqual(hash({ encryption: {} }), h0);
+        assert.notEqual(hash({ encryption: { kmsKeyId: KEY } }), hash({ encryption: {} }));
+    });
+    it("verify.sh is not part of the build hash", async () => {
+        const { NOT_IN_BUILD } = await import("../../src/buildConfig");
+        assert.deepEqual(NOT_IN_BUILD, ["verify.sh"]);
+    });
+});
+
+describe("distribution validation", () => {
+    const cases: [string, ArchAmiArgs, RegExp][] = [
+        ["encryption.kmsKeyId", { encryption: { kmsKeyId: "my key" } }, /KMS key id/],
+        ["regions[0].region", { regions: [{ region: "Europe" }] }, /AWS region such as/],
+        ["regions", { regions: [{ region: "eu-west-1" }, { region: "eu-west-1" }] }, /each region at most once/],
+        ["regions[0].kmsKeyId", { regions: [{ region: "eu-west-1", kmsKeyId: "arn:aws:s3:::bucket" }] }, /KMS key id/],
+        ["sharing.accountIds", { sharing: { accountIds: ["12345"] } }, /12-digit AWS account ids/],
+        ["sharing.accountIds", { sharing: { accountIds: ["111122223333", "111122223333"] } }, /at most once/],
+        ["sharing.organizationArns", { sharing: { organizationArns: ["o-abcdefghij"] } }, /organization ARNs/],
+        ["sharing.organizationalUnitArns", { sharing: { organizationalUnitArns: [ORG] } }, /OU ARNs/],
+        ["sharing.acknowledgePublic", { sharing: { public: true } }, /true together with public: true/],
+        ["sharing.public", { sharing: { public: true, acknowledgePublic: true }, encryption: {} }, /encrypted AMIs public/],
+        ["sharing", { sharing: { accountIds: ["111122223333"] }, encryption: {} }, /customer managed key/],
+        ["deprecationTime", { deprecationTime: "2027-06-30" }, /RFC 3339 UTC/],
+        ["deprecationTime", { deprecationTime: "2027-06-30T00:00:00+02:00" }, /RFC 3339 UTC/],
+        ["deprecationTime", { deprecationTime: "2027-02-30T00:00:00Z" }, /RFC 3339 UTC/],
+        ["ssmParameterName", { ssmParameterName: "/aws/service/arch" }, /not starting with aws or ssm/],
+        ["ssmParameterName", { ssmParameterName: "images arch" }, /SSM parameter name/],
+        ["verify", { verify: "yes" as unknown as boolean }, /true or false/],
+    ];
+    for (const [arg, bad, accepted] of cases) {
+        it(`rejects ${arg} = ${JSON.stringify(bad).slice(0, 60)} before registering anything`, async () => {
+            const { ArchAmi } = await import("../../src");
+            const n = registered.length;
+            assert.throws(
+                () => new ArchAmi(`bad-${arg.replace(/[^a-z]/gi, "")}`, { ...BASE_ARGS, ...bad }),
+                (e: unknown) => {
+                    assert.ok(pulumi.ResourceError.isInstance(e));
+                    assert.match((e as Error).message, new RegExp(`argument "${arg.replace(/[[\].]/g, "\\$&")}"`));
+                    assert.match((e as Error).message, accepted);
+                    assert.match((e as Error).message, /nothing was created/);
+                    return true;
+                },
+            );
+            await settle(50);
+            assert.equal(registered.length, n);
+        });
+    }
+    it("rejects a copy to the home region when the home region is known", async () => {
+        const { resolveSettings: rs } = await import("../../src/settings");
+        const saved = process.env.AWS_REGION;
+        process.env.AWS_REGION = "eu-west-1";
+        try {
+            assert.throws(() => rs("home", { ...BASE_ARGS, regions: [{ region: "eu-west-1" }] }), /other than the home region "eu-west-1"/);
+        } finally {
+            if (saved === undefined) delete process.env.AWS_REGION;
+            else process.env.AWS_REGION = saved;
+        }
+    });
+});
