@@ -144,6 +144,10 @@ check_inputs() {
   ensure_host_tools
   local tarball=${CFG[BOOTSTRAP_TARBALL]}
   [[ -s $tarball ]] || die $E_TARBALL "bootstrap tarball '$tarball' missing or empty (was the upload done?)"
+  # The component uploads this text instead when the tarball file was not on the deploying machine.
+  if head -c 64 "$tarball" | grep -q '^arch-ami placeholder'; then
+    die $E_TARBALL "$(head -n 3 "$tarball" | tr '\n' ' ')"
+  fi
   zstd -q -t "$tarball" 2>/dev/null || die $E_TARBALL "bootstrap tarball '$tarball' is corrupt (zstd integrity check failed); rebuild it"
   echo "bootstrap tarball: $tarball ($(du -h "$tarball" | cut -f1)), integrity ok"
   echo "previous state: cleaning leftovers of an earlier run under $WORK"

@@ -3,7 +3,7 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import { ArchAmiArgs } from "./args";
 import { ArchAmiBuild } from "./build/archAmiBuild";
-import { buildHash, buildName, provisionDir, registrationSuffix, verificationName, verifyScript } from "./buildConfig";
+import { amiNameFor, buildHash, buildName, provisionDir, registrationSuffix, verificationName, verifyScript } from "./buildConfig";
 import { registerImage } from "./image/ami";
 import { distribute } from "./image/distribute";
 import { verifyCommand, verifyImage } from "./image/verify";
@@ -42,7 +42,6 @@ export class ArchAmi extends pulumi.ComponentResource {
         const scriptsDir = provisionDir();
         const hash = buildHash(settings, scriptsDir);
         const suffix = registrationSuffix({ project: pulumi.getProject(), stack: pulumi.getStack(), resourceName: name }, hash, settings);
-        const amiName = `${settings.amiNamePrefix}-${suffix}`;
 
         super("arch-ami:index:ArchAmi", name, {}, opts);
 
@@ -64,7 +63,10 @@ export class ArchAmi extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        // The AMI, registered from this build's snapshot.
+        // The AMI, registered from this build's snapshot. The snapshot's id in the name makes it new for every
+        // build even when the arguments repeat earlier ones (a reverted change, destroy then up), so an AMI
+        // kept by retainImages never blocks it (AMI names are unique per account and region).
+        const amiName = build.snapshotId.apply((id) => amiNameFor(settings.amiNamePrefix, suffix, id));
         const ami = registerImage(
             {
                 name,

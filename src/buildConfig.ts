@@ -46,8 +46,26 @@ export function buildHash(settings: Settings, scriptsDir: string = provisionDir(
         // The volume's encryption: the snapshot and the AMI take it from the volume.
         ...(settings.encryption.enabled ? { encryption: settings.encryption } : {}),
         scripts,
+        code: buildCodeDigest(),
     });
     return sha256(canonical);
+}
+
+/**
+ * The component code that shapes a build's resources, as it runs (src/build/ and this file, compiled or
+ * not). A package upgrade that changes how a build is made is a new build: changed inputs inside a
+ * finished build would re-run its provisioning against the stopped builder, or restart the builder.
+ */
+export function buildCodeDigest(srcDir: string = __dirname, self: string = path.basename(__filename)): string {
+    const dir = path.join(srcDir, "build");
+    const code = (f: string) => /\.(js|ts)$/.test(f) && !f.endsWith(".d.ts");
+    const files = [path.join(srcDir, self), ...fs.readdirSync(dir).filter(code).map((f) => path.join(dir, f))];
+    return sha256(
+        files
+            .map((f) => `${path.relative(srcDir, f)} ${sha256(fs.readFileSync(f))}`)
+            .sort()
+            .join("\n"),
+    );
 }
 
 /** Files of provision/ that do not shape the image: the post-registration check (it has its own identity). */
@@ -87,6 +105,11 @@ export function registrationSuffix(
     registration: { bootMode: string; tpmSupport: boolean },
 ): string {
     return sha256(JSON.stringify([stack.project, stack.stack, stack.resourceName, hash, registration.bootMode, registration.tpmSupport])).slice(0, 12);
+}
+
+/** The AMI name: `<prefix>-<12 hex>` from the registration suffix and the snapshot it is registered from. */
+export function amiNameFor(prefix: string, suffix: string, snapshotId: string): string {
+    return `${prefix}-${sha256(`${suffix} ${snapshotId}`).slice(0, 12)}`;
 }
 
 /**

@@ -70,7 +70,7 @@ export class ArchAmiBuild extends pulumi.ComponentResource {
             dialErrorLimit: -1,
             perDialTimeout: 10,
         };
-        const uploads = uploadInputs({ buildName, connection, tarball: tarballAsset(tarball), scriptsDir: b.scriptsDir }, this);
+        const uploads = uploadInputs({ buildName, connection, tarball: tarballAsset(tarball.info, tarball.urn), scriptsDir: b.scriptsDir }, this);
         const provisioned = provisionVolume(
             {
                 buildName,
@@ -96,7 +96,7 @@ export class ArchAmiBuild extends pulumi.ComponentResource {
 
         this.snapshotId = snapshot.id;
         this.builderInstanceId = builder.instance.id;
-        this.bootstrapDate = tarball.apply((t) => t.date);
+        this.bootstrapDate = tarball.info.apply((t) => t.date);
         this.registerOutputs({ snapshotId: this.snapshotId, builderInstanceId: this.builderInstanceId, bootstrapDate: this.bootstrapDate });
     }
 }

@@ -37,7 +37,7 @@ export function createTarball(
     bootstrapMirror: string,
     scriptsDir: string,
     parent: pulumi.Resource,
-): pulumi.Output<TarballInfo> {
+): { info: pulumi.Output<TarballInfo>; urn: pulumi.Output<string> } {
     const script = fs.readFileSync(path.join(scriptsDir, "build-tarball.sh"), "utf8");
     const cmd = new command.local.Command(
         `${buildName}-tarball`,
@@ -53,21 +53,36 @@ export function createTarball(
             },
             logging: "stderr",
         },
-        { parent, customTimeouts: { create: "30m" } },
+        // Everything in the environment that shapes the tarball is in the build hash (the build's name);
+        // bootstrapMethod and bootstrapMirror say how to get it, which must not re-run a finished build.
+        { parent, ignoreChanges: ["environment"], customTimeouts: { create: "30m" } },
     );
-    return cmd.stdout.apply(parseTarballInfo);
+    return { info: cmd.stdout.apply(parseTarballInfo), urn: cmd.urn };
 }
 
+/** First bytes of the text uploaded in place of a tarball that is not on this machine (provision.sh refuses it). */
+export const PLACEHOLDER_MARKER = "arch-ami placeholder";
+
 /**
- * The upload source for the tarball. On a machine that does not hold the file (a later `up` elsewhere,
- * same build) a placeholder stands in: the upload ignores `source`, which never changes within a build
- * (the tarball command does not run again), so the placeholder is never hashed from disk or uploaded. A
- * new build is a new upload resource, created from the new tarball command's file.
+ * The upload source for the tarball. The tarball command runs only in a real update, so in a preview its
+ * output is unknown: the preview gets a known placeholder, since pulumi-command 1.2.1's CopyToRemote
+ * Check rejects an unknown source ("either asset or archive must be set", pulumi-command #754).
+ * On a machine that does not hold the file (a later `up` elsewhere, same build) a placeholder stands in:
+ * the upload ignores `source`, which never changes within a build, so it is neither read from disk nor
+ * uploaded. Only an upload that does not exist yet (a first `up` interrupted after the tarball command,
+ * retried on another machine) would send it; provision.sh then stops with the text below, which says
+ * how to recover.
  */
-export function tarballAsset(info: pulumi.Output<TarballInfo>): pulumi.Output<pulumi.asset.Asset> {
-    return info.apply((t) =>
+export function tarballAsset(info: pulumi.Output<TarballInfo>, tarballCommandUrn: pulumi.Output<string>): pulumi.Output<pulumi.asset.Asset> {
+    if (pulumi.runtime.isDryRun()) {
+        return pulumi.output(new pulumi.asset.StringAsset(`${PLACEHOLDER_MARKER}: preview (the tarball command runs during the update)\n`));
+    }
+    return pulumi.all([info, tarballCommandUrn]).apply(([t, urn]) =>
         fs.existsSync(t.path)
             ? new pulumi.asset.FileAsset(t.path)
-            : new pulumi.asset.StringAsset(`bootstrap tarball ${t.sha256} is not on this machine; upload unchanged`),
+            : new pulumi.asset.StringAsset(
+                  `${PLACEHOLDER_MARKER}: the bootstrap tarball ${t.sha256} is not on the machine that ran this update.\n` +
+                      `Run the tarball command again on this machine: pulumi up --replace '${urn}'\n`,
+              ),
     );
 }

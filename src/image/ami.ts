@@ -7,7 +7,7 @@ export const ROOT_DEVICE = "/dev/xvda";
 
 export interface ImageInputs {
     name: string;
-    amiName: string;
+    amiName: pulumi.Input<string>;
     description: string;
     /** The current build's root snapshot. */
     snapshotId: pulumi.Input<string>;
@@ -52,7 +52,7 @@ export function registerImage(i: ImageInputs, parent: pulumi.Resource): aws.ec2.
             imdsSupport: "v2.0",
             ...(i.tpmSupport ? { tpmSupport: "v2.0" } : {}),
             ...(i.deprecationTime ? { deprecationTime: i.deprecationTime } : {}),
-            tags: pulumi.output(i.tags).apply((t) => ({ ...t, Name: i.amiName })),
+            tags: pulumi.all([i.tags, i.amiName]).apply(([t, n]) => ({ ...t, Name: n })),
         },
         { parent, retainOnDelete: i.retain, customTimeouts: { create: "60m", delete: "30m" } },
     );

@@ -5,7 +5,7 @@ import { DistributionSettings, EncryptionSettings } from "../settings";
 
 export interface DistributeInputs {
     name: string;
-    amiName: string;
+    amiName: pulumi.Input<string>;
     ami: aws.ec2.Ami;
     snapshotId: pulumi.Input<string>;
     homeRegion: pulumi.Output<string>;
@@ -44,10 +44,10 @@ export function distribute(d: DistributeInputs, parent: pulumi.Resource): pulumi
                 sourceAmiRegion: d.homeRegion,
                 // Same name in every region: names are unique per region; the name changes with every new AMI.
                 name: d.amiName,
-                description: `${d.amiName}, copied by arch-ami`,
+                description: pulumi.interpolate`${d.amiName}, copied by arch-ami`,
                 ...(encrypted ? { encrypted: true, ...(c.kmsKeyId ? { kmsKeyId: c.kmsKeyId } : {}) } : {}),
                 ...(s.deprecationTime ? { deprecationTime: s.deprecationTime } : {}),
-                tags: pulumi.output(d.tags).apply((t) => ({ ...t, Name: d.amiName })),
+                tags: pulumi.all([d.tags, d.amiName]).apply(([t, n]) => ({ ...t, Name: n })),
             },
             { ...retainOpts, customTimeouts: { create: "90m", delete: "30m" } },
         );

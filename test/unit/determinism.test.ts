@@ -51,7 +51,7 @@ describe("determinism", () => {
             const y = elsewhere.resources[i];
             assert.equal(`${x.type} ${x.name}`, `${y.type} ${y.name}`);
             if (x.name.endsWith("-upload-tarball")) {
-                // The only difference: the source, which the upload ignores (it is replaced only by its triggers).
+                // The only difference: the source, which the upload ignores (it never changes within a build).
                 assert.deepEqual({ ...x.inputs, source: null }, { ...y.inputs, source: null });
                 assert.notDeepEqual(x.inputs.source, y.inputs.source);
             } else {

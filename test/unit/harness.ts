@@ -29,6 +29,8 @@ export interface MockOptions {
     tarballPath?: string;
     /** Folder where each tarball command run writes its own file, as build-tarball.sh does (default: none, the file is absent). */
     tarballDir?: string;
+    /** Run as `pulumi preview` does: the engine's dry run, where commands do not run and their outputs are unknown. */
+    preview?: boolean;
     /** Stack name (default "test"). */
     stack?: string;
     /** Answer as AWS does after `pulumi refresh` of a stopped builder: no public address, and
@@ -65,6 +67,8 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>,
                 ? { ...inputs, associatePublicIpAddress: false, publicIp: "", privateIp: addressOf(name, 10), availabilityZone: "us-east-1a" }
                 : { ...inputs, publicIp: inputs.associatePublicIpAddress === false ? "" : addressOf(name, 198), privateIp: addressOf(name, 10), availabilityZone: "us-east-1a" };
         case "command:local:Command": {
+            // A preview never runs a command: its stdout is unknown (absent from the state).
+            if (o.preview) return { ...inputs };
             // Each tarball command run produces its own file, as build-tarball.sh does for a new build.
             let path = o.tarballPath ?? `/nonexistent/arch-ami/${name}/archlinux-bootstrap-2026.11.01-x86_64.tar.zst`;
             if (o.tarballDir) {
@@ -120,7 +124,7 @@ export function installMocks(o: MockOptions = {}): void {
         },
         "arch-ami",
         stack,
-        false,
+        o.preview ?? false,
     );
     captureEngineView(stack);
 }

@@ -92,3 +92,29 @@ describe("AMI name", () => {
         assert.notEqual(na, nb);
     });
 });
+
+describe("AMI name and retained images", () => {
+    it("differs for a new snapshot with identical arguments (destroy then up, a reverted change), so a retained AMI never blocks it", async () => {
+        const { amiNameFor } = await import("../../src/buildConfig");
+        assert.notEqual(amiNameFor("arch", "abc", "snap-1"), amiNameFor("arch", "abc", "snap-2"));
+        assert.equal(amiNameFor("arch", "abc", "snap-1"), amiNameFor("arch", "abc", "snap-1"));
+        assert.match(amiNameFor("arch", "abc", "snap-1"), /^arch-[0-9a-f]{12}$/);
+    });
+    it("the build hash covers the component code that makes a build (src/build/, buildConfig)", async () => {
+        const { buildCodeDigest } = await import("../../src/buildConfig");
+        const src = path.resolve(__dirname, "../../src");
+        const d = buildCodeDigest();
+        assert.equal(buildCodeDigest(src, "buildConfig.ts"), d);
+        const copy = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-src-"));
+        fs.cpSync(src, copy, { recursive: true });
+        assert.equal(buildCodeDigest(copy, "buildConfig.ts"), d);
+        fs.appendFileSync(path.join(copy, "build/builder.ts"), "\n// changed\n");
+        const d1 = buildCodeDigest(copy, "buildConfig.ts");
+        assert.notEqual(d1, d);
+        fs.appendFileSync(path.join(copy, "buildConfig.ts"), "\n// changed\n");
+        const d2 = buildCodeDigest(copy, "buildConfig.ts");
+        assert.notEqual(d2, d1);
+        fs.appendFileSync(path.join(copy, "image/ami.ts"), "\n// changed\n");
+        assert.equal(buildCodeDigest(copy, "buildConfig.ts"), d2, "registration code is not part of the build");
+    });
+});
