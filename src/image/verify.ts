@@ -32,9 +32,10 @@ export function verifyCommand(script: string, args: string[]): string {
     return [
         "set -u",
         `echo ${Buffer.from(script).toString("base64")} | base64 -d > /tmp/arch-ami-verify.sh`,
-        `if bash /tmp/arch-ami-verify.sh ${quoted} > /tmp/arch-ami-verify.log 2>&1; then cat /tmp/arch-ami-verify.log; exit 0; fi`,
-        "rc=$?",
+        // Not `if …; fi; rc=$?`: an `if` whose branch did not run exits 0.
+        `bash /tmp/arch-ami-verify.sh ${quoted} > /tmp/arch-ami-verify.log 2>&1 && rc=0 || rc=$?`,
         "cat /tmp/arch-ami-verify.log",
+        'if [ "$rc" -eq 0 ]; then exit 0; fi',
         'echo "arch-ami: verification of the new AMI failed (verify.sh exit $rc); last lines:" >&2',
         "tail -n 20 /tmp/arch-ami-verify.log >&2",
         "exit $rc",

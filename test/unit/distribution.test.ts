@@ -228,3 +228,21 @@ describe("distribution validation", () => {
         }
     });
 });
+
+describe("the verification command line", () => {
+    it("passes verify.sh's exit status through and prints the log's tail on failure (run by sh and bash)", async () => {
+        const { verifyCommand } = await import("../../src/image/verify");
+        const { spawnSync } = await import("node:child_process");
+        for (const [script, code] of [
+            ["echo ok: all; exit 0", 0],
+            ["echo FAILED: x; exit 3", 3],
+        ] as const) {
+            for (const shell of ["sh", "bash"]) {
+                const r = spawnSync(shell, ["-c", verifyCommand(script, ["--packages", "base"])], { encoding: "utf8" });
+                assert.equal(r.status, code, `${shell}: ${script}`);
+                if (code) assert.match(r.stderr, /verification of the new AMI failed \(verify\.sh exit 3\)[\s\S]*FAILED: x/);
+                else assert.match(r.stdout, /ok: all/);
+            }
+        }
+    });
+});
