@@ -77,6 +77,7 @@ check_root_fills_disk() {
   disk=/dev/$(lsblk -no PKNAME "$source" | head -n1)
   fs_bytes=$(df -B1 --output=size / | tail -n1 | tr -d ' ')
   disk_bytes=$(lsblk -bdno SIZE "$disk")
+  [[ $fs_bytes =~ ^[0-9]+$ && $disk_bytes =~ ^[0-9]+$ ]] || { echo "cannot size the root filesystem ($fs_bytes) or its disk $disk ($disk_bytes)"; return 1; }
   if ((fs_bytes * 100 < disk_bytes * ROOT_FILL_PERCENT)); then
     echo "root filesystem $fs_bytes bytes on a $disk_bytes-byte disk ($disk): not grown"
     return 1

@@ -117,7 +117,8 @@ export class ArchAmi extends pulumi.ComponentResource {
         const amiIds = distribute(
             {
                 name,
-                amiName,
+                amiNamePrefix: settings.amiNamePrefix,
+                registrationSuffix: suffix,
                 ami,
                 snapshotId: build.snapshotId,
                 homeRegion,

@@ -309,14 +309,16 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
     };
 }
 
-const KMS_KEY = /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key\/[0-9a-f-]{36}|alias\/[A-Za-z0-9/_-]+)|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|alias\/[A-Za-z0-9/_-]+)$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+// Key ARNs only: terraform-provider-aws validates kms_key_id as an ARN (aws_ami_copy, aws_ebs_volume), and
+// the volume reads back the key ARN, so an alias would replace it on the next up. mrk-: multi-region keys.
+const KMS_KEY = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+const REGION = /^[a-z]{2,4}(-[a-z]+)+-\d$/;
 const ACCOUNT_ID = /^\d{12}$/;
 const ORG_ARN = /^arn:aws[a-z-]*:organizations::\d{12}:organization\/o-[a-z0-9]{10,32}$/;
 const OU_ARN = /^arn:aws[a-z-]*:organizations::\d{12}:ou\/o-[a-z0-9]{10,32}\/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$/;
-const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:(\d{2}))?Z$/;
+const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
 const SSM_NAME = /^(\/[A-Za-z0-9_.-]+)+$|^[A-Za-z0-9_.-]+$/;
-const KMS_EXPECTED = 'a KMS key id, key ARN or alias ("alias/my-key", "arn:aws:kms:us-east-1:111122223333:key/…")';
+const KMS_EXPECTED = 'a KMS key ARN ("arn:aws:kms:<region>:111122223333:key/<key id or mrk-…>"; the provider accepts no alias or bare id)';
 
 function plainObject(resourceName: string, arg: string, v: unknown): Record<string, unknown> | undefined {
     if (v === undefined) {
@@ -326,22 +328,28 @@ function plainObject(resourceName: string, arg: string, v: unknown): Record<stri
     return v as Record<string, unknown>;
 }
 
-function kmsKey(resourceName: string, arg: string, v: unknown): string {
+/** A key ARN, in `region` when that is known. */
+function kmsKey(resourceName: string, arg: string, v: unknown, region: string | undefined): string {
     if (v === undefined) {
         return "";
     }
     check(resourceName, arg, v, { ok: typeof v === "string" && KMS_KEY.test(v), expected: KMS_EXPECTED });
+    const keyRegion = KMS_KEY.exec(v as string)![1];
+    check(resourceName, arg, v, {
+        ok: region === undefined || keyRegion === region,
+        expected: `a key in ${region} (KMS keys are regional; this one is in ${keyRegion})`,
+    });
     return v as string;
 }
 
 /** The deployer's home region as the aws provider will see it, when it can be known before running. */
 function homeRegion(): string | undefined {
-    return new pulumi.Config("aws").get("region") ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    return new pulumi.Config("aws").get("region") || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined;
 }
 
 function resolveEncryption(r: string, args: ArchAmiArgs): EncryptionSettings {
     const e = plainObject(r, "encryption", args.encryption);
-    return { enabled: e !== undefined, kmsKeyId: kmsKey(r, "encryption.kmsKeyId", e?.kmsKeyId) };
+    return { enabled: e !== undefined, kmsKeyId: kmsKey(r, "encryption.kmsKeyId", e?.kmsKeyId, homeRegion()) };
 }
 
 function isUtcTime(v: string): boolean {
@@ -349,9 +357,11 @@ function isUtcTime(v: string): boolean {
     if (!m) {
         return false;
     }
-    const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[7] ?? 0)));
-    return d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3] && +m[4] < 24 && +m[5] < 60 && +(m[7] ?? 0) < 60;
+    const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
+    return d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3] && +m[4] < 24 && +m[5] < 60 && +m[6] < 60;
 }
+
+const isPublicRequested = (args: ArchAmiArgs) => (args.sharing as { public?: unknown } | undefined)?.public === true;
 
 function resolveDistribution(r: string, args: ArchAmiArgs, encryption: EncryptionSettings): DistributionSettings {
     const regionList = args.regions ?? [];
@@ -360,7 +370,7 @@ function resolveDistribution(r: string, args: ArchAmiArgs, encryption: Encryptio
     const regions = regionList.map((c, i) => {
         const o = plainObject(r, `regions[${i}]`, c) ?? {};
         check(r, `regions[${i}].region`, o.region, { ok: typeof o.region === "string" && REGION.test(o.region), expected: 'an AWS region such as "eu-central-1"' });
-        return { region: o.region as string, kmsKeyId: kmsKey(r, `regions[${i}].kmsKeyId`, o.kmsKeyId) };
+        return { region: o.region as string, kmsKeyId: kmsKey(r, `regions[${i}].kmsKeyId`, o.kmsKeyId, o.region as string) };
     });
     const names = regions.map((x) => x.region);
     check(r, "regions", names, { ok: new Set(names).size === names.length, expected: "each region at most once" });
@@ -396,12 +406,29 @@ function resolveDistribution(r: string, args: ArchAmiArgs, encryption: Encryptio
             "no sharing, or encryption with a customer managed key (encryption.kmsKeyId): an AMI encrypted with the " +
             "AWS-managed key aws/ebs cannot be shared",
     });
+    regions.forEach((c, i) =>
+        check(r, `regions[${i}].kmsKeyId`, c.kmsKeyId, {
+            ok: !(shared && (encryption.enabled || c.kmsKeyId !== "") && c.kmsKeyId === ""),
+            expected: `a customer managed key in ${c.region}: the copy of an encrypted AMI is encrypted, with that region's aws/ebs key unless one is given, and that key cannot be shared`,
+        }),
+    );
 
     const deprecationTime = plainString(r, "deprecationTime", args.deprecationTime) ?? "";
     check(r, "deprecationTime", deprecationTime, {
         ok: deprecationTime === "" || isUtcTime(deprecationTime),
-        expected: 'an RFC 3339 UTC time such as "2027-06-30T00:00:00Z"',
+        expected: 'an RFC 3339 UTC time with seconds, such as "2027-06-30T00:00:00Z"',
     });
+    if (deprecationTime !== "") {
+        // EC2 refuses a deprecation time in the past or more than 10 years ahead (2 for public AMIs) when it
+        // registers or copies an AMI. Checked against the clock here, never put into an input.
+        const at = Date.parse(deprecationTime);
+        const now = Date.now();
+        const years = isPublicRequested(args) ? 2 : 10;
+        check(r, "deprecationTime", deprecationTime, {
+            ok: at > now + 60 * 60 * 1000 && at < now + years * 365 * 24 * 3600 * 1000,
+            expected: `a time at least an hour from now and at most ${years} years ahead${years === 2 ? " (public AMIs)" : ""}; EC2 refuses others when it registers an AMI, so move it forward (or remove it) before it passes`,
+        });
+    }
     const ssmParameterName = plainString(r, "ssmParameterName", args.ssmParameterName) ?? "";
     check(r, "ssmParameterName", ssmParameterName, {
         ok:

@@ -1,11 +1,14 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { amiNameFor } from "../buildConfig";
 import { DistributionSettings, EncryptionSettings } from "../settings";
 
 export interface DistributeInputs {
     name: string;
-    amiName: pulumi.Input<string>;
+    /** AMI name prefix and registration suffix (`amiNameFor`). */
+    amiNamePrefix: string;
+    registrationSuffix: string;
     ami: aws.ec2.Ami;
     snapshotId: pulumi.Input<string>;
     homeRegion: pulumi.Output<string>;
@@ -34,20 +37,34 @@ export function distribute(d: DistributeInputs, parent: pulumi.Resource): pulumi
     const images: { label: string; region?: string; id: pulumi.Output<string>; snapshotId: pulumi.Input<string> }[] = [
         { label: "home", id: d.ami.id, snapshotId: d.snapshotId },
     ];
+    // A copy into the home region would register a second AMI under the same name there.
+    const homeRegion = d.homeRegion.apply((home) => {
+        if (s.regions.some((c) => c.region === home)) {
+            throw new pulumi.ResourceError(
+                `ArchAmi "${d.name}": argument "regions" lists the home region "${home}", where the AMI itself is registered; remove it`,
+                parent,
+            );
+        }
+        return home;
+    });
     for (const c of s.regions) {
         const encrypted = d.encryption.enabled || c.kmsKeyId !== "";
+        // Its own name: encryption and key are ForceNew on a copy, and a replacement is created before the
+        // old copy is deleted, so a name shared with the old copy would fail (InvalidAMIName.Duplicate).
+        const copyName = pulumi
+            .output(d.snapshotId)
+            .apply((id) => amiNameFor(d.amiNamePrefix, d.registrationSuffix, `${id} ${encrypted} ${c.kmsKeyId}`));
         const copy = new aws.ec2.AmiCopy(
             `${d.name}-copy-${c.region}`,
             {
                 region: c.region,
                 sourceAmiId: d.ami.id,
-                sourceAmiRegion: d.homeRegion,
-                // Same name in every region: names are unique per region; the name changes with every new AMI.
-                name: d.amiName,
-                description: pulumi.interpolate`${d.amiName}, copied by arch-ami`,
+                sourceAmiRegion: homeRegion,
+                name: copyName,
+                description: pulumi.interpolate`${copyName}, copied by arch-ami`,
                 ...(encrypted ? { encrypted: true, ...(c.kmsKeyId ? { kmsKeyId: c.kmsKeyId } : {}) } : {}),
                 ...(s.deprecationTime ? { deprecationTime: s.deprecationTime } : {}),
-                tags: pulumi.all([d.tags, d.amiName]).apply(([t, n]) => ({ ...t, Name: n })),
+                tags: pulumi.all([d.tags, copyName]).apply(([t, n]) => ({ ...t, Name: n })),
             },
             { ...retainOpts, customTimeouts: { create: "90m", delete: "30m" } },
         );
@@ -81,12 +98,13 @@ export function distribute(d: DistributeInputs, parent: pulumi.Resource): pulumi
         if (s.ssmParameterName) {
             new aws.ssm.Parameter(
                 `${d.name}-ssm-${img.label}`,
-                { name: s.ssmParameterName, type: "String", dataType: "aws:ec2:image", value: img.id, tags: d.tags, ...region },
+                // insecureValue: an AMI id is no secret (pulumi-aws makes `value` one).
+                { name: s.ssmParameterName, type: "String", dataType: "aws:ec2:image", insecureValue: img.id, tags: d.tags, ...region },
                 { parent, dependsOn: d.after },
             );
         }
     }
     return pulumi
-        .all([d.homeRegion, ...images.map((i) => i.id)])
+        .all([homeRegion, ...images.map((i) => i.id)])
         .apply(([home, ...ids]) => Object.fromEntries(images.map((img, n) => [img.region ?? home, ids[n]])));
 }

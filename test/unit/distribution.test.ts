@@ -10,6 +10,8 @@ import { buildHash } from "../../src/buildConfig";
 import { resolveSettings } from "../../src/settings";
 import { ArchAmiArgs } from "../../src/args";
 
+// The home region as the aws provider sees it (the mocks answer us-east-1 too); keys are checked against it.
+process.env.AWS_REGION = "us-east-1";
 const events: { name: string; event: string; at: number }[] = [];
 installMocks({
     delayMs: (type) => (type === "command:remote:Command" ? 200 : 0),
@@ -19,11 +21,15 @@ installMocks({
 const ORG = "arn:aws:organizations::111122223333:organization/o-abcdefghij";
 const OU = "arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-abcd-12345678";
 const KEY = "arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+const EU_KEY = "arn:aws:kms:eu-central-1:111122223333:key/mrk-0123456789abcdef0123456789abcdef";
+const AP_KEY = "arn:aws:kms:ap-southeast-2:111122223333:key/1f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+/** A deprecation time a year from now: EC2 refuses past ones, so a fixed date would make this test expire. */
+const DEPRECATE = new Date(Date.now() + 365 * 24 * 3600 * 1000).toISOString().replace(/\.\d+Z$/, "Z");
 const DIST: ArchAmiArgs = {
     encryption: { kmsKeyId: KEY },
-    regions: [{ region: "eu-central-1" }, { region: "ap-southeast-2", kmsKeyId: "alias/images" }],
+    regions: [{ region: "eu-central-1", kmsKeyId: EU_KEY }, { region: "ap-southeast-2", kmsKeyId: AP_KEY }],
     sharing: { accountIds: ["444455556666"], organizationArns: [ORG], organizationalUnitArns: [OU] },
-    deprecationTime: "2027-06-30T00:00:00Z",
+    deprecationTime: DEPRECATE,
     ssmParameterName: "/images/arch/latest",
 };
 
@@ -55,19 +61,20 @@ describe("distribution", () => {
 
     it("copies the AMI to each region from the home AMI, encrypted, deprecated, under the AMI's name", () => {
         const ami = named(/^dist-ami$/).inputs;
-        assert.equal(ami.deprecationTime, "2027-06-30T00:00:00Z");
+        assert.equal(ami.deprecationTime, DEPRECATE);
         const copies = all("aws:ec2/amiCopy:AmiCopy", "dist-");
         assert.deepEqual(copies.map((c) => c.inputs.region).sort(), ["ap-southeast-2", "eu-central-1"]);
         for (const c of copies) {
             assert.equal(c.inputs.sourceAmiId, "dist-ami-id", "a copy waits for (and is made from) the home AMI");
             assert.equal(c.inputs.sourceAmiRegion, "us-east-1");
-            assert.equal(c.inputs.name, ami.name);
+            assert.match(String(c.inputs.name), /^arch-ami-[0-9a-f]{12}$|^dist-[0-9a-f]{12}$/);
+            assert.notEqual(c.inputs.name, ami.name, "a copy has its own name: its key is ForceNew, a replacement must not clash");
             assert.equal(c.inputs.encrypted, true);
-            assert.equal(c.inputs.deprecationTime, "2027-06-30T00:00:00Z");
+            assert.equal(c.inputs.deprecationTime, DEPRECATE);
             assert.equal((c.inputs.tags as Record<string, string>).team, "platform");
         }
-        assert.equal(copies.find((c) => c.inputs.region === "ap-southeast-2")!.inputs.kmsKeyId, "alias/images");
-        assert.equal(copies.find((c) => c.inputs.region === "eu-central-1")!.inputs.kmsKeyId, undefined);
+        assert.equal(copies.find((c) => c.inputs.region === "ap-southeast-2")!.inputs.kmsKeyId, AP_KEY);
+        assert.equal(copies.find((c) => c.inputs.region === "eu-central-1")!.inputs.kmsKeyId, EU_KEY);
     });
 
     it("grants launch permission on every copy to every principal, in that copy's region", () => {
@@ -98,8 +105,10 @@ describe("distribution", () => {
             assert.equal(p.inputs.name, "/images/arch/latest");
             assert.equal(p.inputs.dataType, "aws:ec2:image");
             assert.equal(p.inputs.type, "String");
+            assert.equal(p.inputs.value, undefined);
         }
-        assert.equal(unwrapSecret(params.find((p) => p.inputs.region === undefined)!.inputs.value)[0], "dist-ami-id");
+        const home = params.find((p) => p.inputs.region === undefined)!.inputs.insecureValue;
+        assert.deepEqual(unwrapSecret(home), ["dist-ami-id", false], "the AMI id is published as is, not as a secret");
     });
 
     it("outputs amiIds by region, the home region included", () => {
@@ -180,10 +189,14 @@ describe("distribution arguments never change the build", () => {
 
 describe("distribution validation", () => {
     const cases: [string, ArchAmiArgs, RegExp][] = [
-        ["encryption.kmsKeyId", { encryption: { kmsKeyId: "my key" } }, /KMS key id/],
+        ["encryption.kmsKeyId", { encryption: { kmsKeyId: "my key" } }, /KMS key ARN/],
+        ["encryption.kmsKeyId", { encryption: { kmsKeyId: "alias/images" } }, /accepts no alias or bare id/],
+        ["encryption.kmsKeyId", { encryption: { kmsKeyId: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0" } }, /KMS key ARN/],
         ["regions[0].region", { regions: [{ region: "Europe" }] }, /AWS region such as/],
         ["regions", { regions: [{ region: "eu-west-1" }, { region: "eu-west-1" }] }, /each region at most once/],
-        ["regions[0].kmsKeyId", { regions: [{ region: "eu-west-1", kmsKeyId: "arn:aws:s3:::bucket" }] }, /KMS key id/],
+        ["regions[0].kmsKeyId", { regions: [{ region: "eu-west-1", kmsKeyId: "arn:aws:s3:::bucket" }] }, /KMS key ARN/],
+        ["regions[0].kmsKeyId", { regions: [{ region: "eu-west-1", kmsKeyId: EU_KEY }] }, /a key in eu-west-1 .*this one is in eu-central-1/],
+        ["regions[0].kmsKeyId", { regions: [{ region: "eu-central-1" }], encryption: { kmsKeyId: KEY }, sharing: { accountIds: ["111122223333"] } }, /customer managed key in eu-central-1/],
         ["sharing.accountIds", { sharing: { accountIds: ["12345"] } }, /12-digit AWS account ids/],
         ["sharing.accountIds", { sharing: { accountIds: ["111122223333", "111122223333"] } }, /at most once/],
         ["sharing.organizationArns", { sharing: { organizationArns: ["o-abcdefghij"] } }, /organization ARNs/],
@@ -194,6 +207,9 @@ describe("distribution validation", () => {
         ["deprecationTime", { deprecationTime: "2027-06-30" }, /RFC 3339 UTC/],
         ["deprecationTime", { deprecationTime: "2027-06-30T00:00:00+02:00" }, /RFC 3339 UTC/],
         ["deprecationTime", { deprecationTime: "2027-02-30T00:00:00Z" }, /RFC 3339 UTC/],
+        ["deprecationTime", { deprecationTime: "2027-06-30T00:00Z" }, /with seconds/],
+        ["deprecationTime", { deprecationTime: "2020-01-01T00:00:00Z" }, /at least an hour from now/],
+        ["deprecationTime", { deprecationTime: "2099-01-01T00:00:00Z" }, /at most 10 years ahead/],
         ["ssmParameterName", { ssmParameterName: "/aws/service/arch" }, /not starting with aws or ssm/],
         ["ssmParameterName", { ssmParameterName: "images arch" }, /SSM parameter name/],
         ["verify", { verify: "yes" as unknown as boolean }, /true or false/],

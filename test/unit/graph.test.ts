@@ -190,6 +190,7 @@ describe("ArchAmi graph", () => {
         const ignored = Object.fromEntries([...optionsByName].filter(([, o]) => o.ignoreChanges).map(([n, o]) => [n, [...(o.ignoreChanges as string[])].sort()]));
         assert.deepEqual(ignored, {
             [`${b}-builder`]: ["ami", "associatePublicIpAddress", "instanceType", "subnetId", "vpcSecurityGroupIds"],
+            "arch-ami": ["ebsBlockDevices[*].encrypted"],
             [`${b}-tarball`]: ["environment"],
             [`${b}-upload-tarball`]: ["connection", "source"],
             [`${b}-upload-scripts`]: ["connection", "source"],
