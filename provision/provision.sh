@@ -83,13 +83,15 @@ set_conf() {
 }
 
 # Mount points at or below a path, deepest first.
-mounts_below() { findmnt -rno TARGET | awk -v p="$1" '$0 == p || index($0, p "/") == 1' | sort -r; }
+mounts_below() { findmnt -rno TARGET | awk -v p="$1" '$0 == p || index($0, p "/") == 1' | sort -ru; }
 
 # Unmounts everything below a path, deepest first; lazily only when a plain unmount fails (a lazily
 # detached mount is gone from the tree, so nothing can walk into it).
 unmount_below() {
   local mnt
   mounts_below "$1" | while read -r mnt; do
+    # A mount listed twice (the self-bind of the bootstrap root propagates to its peer) may be gone already.
+    mountpoint -q "$mnt" || continue
     umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || echo "provision: could not unmount $mnt" >&2
   done
 }
