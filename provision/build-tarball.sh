@@ -225,7 +225,8 @@ official_tarball() {
 check_host_keyring() {
   local gpgdir keys
   gpgdir=$(pacman-conf GPGDir 2>/dev/null || echo /etc/pacman.d/gnupg)
-  keys=$(gpg --homedir "$gpgdir" --batch --with-colons --list-keys 2>/dev/null | grep -c '^pub' || true)
+  keys=0 # never let gpg create a missing keyring folder
+  [[ ! -d $gpgdir ]] || keys=$(gpg --homedir "$gpgdir" --batch --with-colons --list-keys 2>/dev/null | grep -c '^pub' || true)
   ((keys > 0)) || die "bootstrap method pacstrap: the host's pacman keyring ($gpgdir) holds no keys; run 'pacman-key --init && pacman-key --populate archlinux' (Debian: apt install archlinux-keyring first)"
   log "host pacman keyring: $keys keys in $gpgdir"
 }

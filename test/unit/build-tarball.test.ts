@@ -185,6 +185,16 @@ describe("build-tarball.sh (official method)", () => {
         refused(run({ PATH: bin }), /gpg \(GnuPG 2\) is needed .*apt install gnupg.*brew install gnupg/);
     });
 
+    it("refuses the pacstrap method when the host's pacman keyring is empty", (t) => {
+        const gpgdir = spawnSync("pacman-conf", ["GPGDir"], { encoding: "utf8" }).stdout?.trim() || "/etc/pacman.d/gnupg";
+        const keys = fs.existsSync(gpgdir) ? (spawnSync("gpg", ["--homedir", gpgdir, "--batch", "--with-colons", "--list-keys"], { encoding: "utf8" }).stdout ?? "") : "";
+        if (process.getuid?.() !== 0 || spawnSync("sh", ["-c", "command -v pacstrap"]).status !== 0 || /^pub/m.test(keys)) {
+            t.skip("needs root, pacstrap and an empty host pacman keyring");
+            return;
+        }
+        refused(run({ ARCH_AMI_BOOTSTRAP_METHOD: "pacstrap" }), /the host's pacman keyring \(.*\) holds no keys; run 'pacman-key --init && pacman-key --populate archlinux'/);
+    });
+
     it("refuses bootstrapSha256 with the pacstrap method", () => {
         refused(run({ ARCH_AMI_BOOTSTRAP_METHOD: "pacstrap", ARCH_AMI_BOOTSTRAP_SHA256: "f".repeat(64) }), /bootstrapSha256 cannot be used with bootstrap method pacstrap/);
     });
