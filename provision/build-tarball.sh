@@ -201,7 +201,11 @@ official_tarball() {
   mkdir -p "$CACHE"
   release_keyring
   if [[ -f $file && -s $file.sig ]] && [[ $(sha256_of "$file") == "$sum" ]]; then
-    log "cache hit: $file"
+    log "cache hit: $file (signature verified again)"
+    # A cached copy that no longer verifies (a rotated pin, a damaged signature) is dropped, never used.
+    PARTIAL=("$file" "$file.sig")
+    verify_signature "$file" "$file.sig"
+    PARTIAL=()
   else
     part=$file.part
     PARTIAL=("$part" "$part.sig")
@@ -215,7 +219,6 @@ official_tarball() {
     mv "$part" "$file"
     PARTIAL=()
   fi
-  verify_signature "$file" "$file.sig"
   check_pinned "$sum"
   log "bootstrap tarball $date verified (sha256 $sum)"
   report "$file" "$sum" "$date"
