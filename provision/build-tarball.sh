@@ -16,14 +16,19 @@
 set -Eeuo pipefail
 
 # ---- trust anchors (README "Chain of trust": how to rotate) -------------------------------------------
-# Fingerprints of the Arch Linux release signing keys that sign archlinux-bootstrap-*.tar.zst.sig: Pierre
-# Schmitz's ISO release keys. 3E80CA1A… (ed25519, 2021) signs the current releases: it is the GPGKEY of
-# archlinux/releng's release tooling and the key of the archlinux.org download page's example
-# ("using EDDSA key 3E80CA1A8B89F69CBA57D98A76A5EF9054449A5C, issuer pierre@archlinux.org"); 4AA4767B…
-# (RSA, pierre@archlinux.de) signed the releases before it (archlinux/releng Makefile history) and is in
-# archlinux/archlinux-keyring under keyring/packager/pierre/. Rotation: add the new fingerprint (checked
-# on https://archlinux.org/download/ and against the master key signatures on
-# https://archlinux.org/master-keys/), keep the old one while releases signed by it are still wanted.
+# Fingerprints of the Arch Linux release signing keys that sign archlinux-bootstrap-*.tar.zst.sig, both
+# Pierre Schmitz's (Arch release engineering). Where they come from (looked up, not guessed):
+# - 3E80CA1A8B89F69CBA57D98A76A5EF9054449A5C (ed25519, pierre@archlinux.org): the GPGKEY of Arch's "ISO
+#   release utilities" README (GPGKEY='3E80…', GPGSENDER='Pierre Schmitz <pierre@archlinux.org>'), and the
+#   key gpg reports for current releases ("using EDDSA key 3E80CA1A…, issuer pierre@archlinux.org" for
+#   archlinux-2024.01.01 and 2025.01.01, as quoted in public install guides).
+# - 4AA4767BBC9C4B1D18AE28B77F2D434B9741E8AC (RSA, pierre@archlinux.de): the GPGKEY of the earlier
+#   Makefile/justfile of those utilities (releases up to about 2021-2023); in archlinux/archlinux-keyring
+#   under keyring/packager/pierre/4AA4767BBC9C4B1D18AE28B77F2D434B9741E8AC/. WKD for pierre@archlinux.org
+#   serves both.
+# Check a fingerprint on https://archlinux.org/download/ ("PGP fingerprint") and against the master key
+# signatures on https://archlinux.org/master-keys/. Rotation: add the new fingerprint, keep the old one
+# while releases signed by it are still wanted (README "Chain of trust").
 RELEASE_KEY_FINGERPRINTS=(3E80CA1A8B89F69CBA57D98A76A5EF9054449A5C 4AA4767BBC9C4B1D18AE28B77F2D434B9741E8AC)
 # The keys are fetched over WKD from archlinux.org (only their fingerprints are trusted; any copy works).
 RELEASE_KEY_URLS=(
