@@ -7,9 +7,39 @@
 #   ARCH_AMI_BOOTSTRAP_SHA256  expected sha256, or empty
 #   ARCH_AMI_BOOTSTRAP_MIRROR  base URL holding iso/<date>/
 #   ARCH_AMI_MIRROR            package mirror for the pacstrap method ($repo/$arch URL)
+#   ARCH_AMI_ALLOW_INSECURE_MIRROR  true to accept http:// mirrors (otherwise refused)
 #   ARCH_AMI_CACHE             cache folder (optional; default ${XDG_CACHE_HOME:-~/.cache}/arch-ami)
+#   ARCH_AMI_TEST_TRUST_ANCHORS  TESTS ONLY: a file replacing the pinned trust anchors below (announced
+#                              loudly on every run; the component never sets it)
 # Progress goes to stderr; the last line of stdout is {"path": …, "sha256": …, "date": …}.
+# Needs: curl, gpg (GnuPG 2: Debian `apt install gnupg`, macOS `brew install gnupg`), sha256sum or shasum.
 set -Eeuo pipefail
+
+# ---- trust anchors (README "Chain of trust": how to rotate) -------------------------------------------
+# Fingerprints of the Arch Linux release signing keys that sign archlinux-bootstrap-*.tar.zst.sig, both
+# Pierre Schmitz's (Arch release engineering). Where they come from (looked up, not guessed):
+# - 3E80CA1A8B89F69CBA57D98A76A5EF9054449A5C (ed25519, pierre@archlinux.org): the GPGKEY of Arch's "ISO
+#   release utilities" README (GPGKEY='3E80…', GPGSENDER='Pierre Schmitz <pierre@archlinux.org>'), and the
+#   key gpg reports for current releases ("using EDDSA key 3E80CA1A…, issuer pierre@archlinux.org" for
+#   archlinux-2024.01.01 and 2025.01.01, as quoted in public install guides).
+# - 4AA4767BBC9C4B1D18AE28B77F2D434B9741E8AC (RSA, pierre@archlinux.de): the GPGKEY of the earlier
+#   Makefile/justfile of those utilities (releases up to about 2021-2023); in archlinux/archlinux-keyring
+#   under keyring/packager/pierre/4AA4767BBC9C4B1D18AE28B77F2D434B9741E8AC/. WKD for pierre@archlinux.org
+#   serves both.
+# Check a fingerprint on https://archlinux.org/download/ ("PGP fingerprint") and against the master key
+# signatures on https://archlinux.org/master-keys/. Rotation: add the new fingerprint, keep the old one
+# while releases signed by it are still wanted (README "Chain of trust").
+RELEASE_KEY_FINGERPRINTS=(3E80CA1A8B89F69CBA57D98A76A5EF9054449A5C 4AA4767BBC9C4B1D18AE28B77F2D434B9741E8AC)
+# The keys are fetched over WKD from archlinux.org (only their fingerprints are trusted; any copy works).
+RELEASE_KEY_URLS=(
+  "https://openpgpkey.archlinux.org/.well-known/openpgpkey/archlinux.org/hu/9hy3wi4ewwiicomnjmhewifn6d1gi87i?l=pierre"
+  "https://archlinux.org/.well-known/openpgpkey/hu/9hy3wi4ewwiicomnjmhewifn6d1gi87i?l=pierre"
+)
+# Signatures come from Arch's own hosts, never only from the mirror that served the tarball.
+SIGNATURE_HOSTS=(https://archlinux.org https://archive.archlinux.org)
+# Every bootstrap release, for pinned dates the mirror no longer carries.
+ARCHIVE=https://archive.archlinux.org
+FIRST_ZSTD_RELEASE=2024.04.01
 
 for required in ARCH_AMI_BOOTSTRAP_METHOD ARCH_AMI_BOOTSTRAP_DATE ARCH_AMI_BOOTSTRAP_MIRROR ARCH_AMI_MIRROR; do
   [[ -n ${!required:-} ]] || { echo "build-tarball: error: $required is not set (the ArchAmi component sets it)" >&2; exit 1; }
@@ -19,8 +49,11 @@ DATE=$ARCH_AMI_BOOTSTRAP_DATE
 PINNED_SHA256=${ARCH_AMI_BOOTSTRAP_SHA256:-}
 BOOTSTRAP_MIRROR=$ARCH_AMI_BOOTSTRAP_MIRROR
 PACKAGE_MIRROR=$ARCH_AMI_MIRROR
+ALLOW_INSECURE=${ARCH_AMI_ALLOW_INSECURE_MIRROR:-false}
 CACHE=${ARCH_AMI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/arch-ami}
 BOOTSTRAP_PACKAGES=(base arch-install-scripts)
+GNUPG_HOME=""
+PARTIAL=() # downloads not verified yet: removed on exit
 
 log() { printf 'build-tarball: %s\n' "$*" >&2; }
 die() {
@@ -29,6 +62,47 @@ die() {
 }
 
 fetch() { curl --fail --silent --show-error --location --retry 2 --connect-timeout 15 "$@"; }
+
+sha256_of() {
+  if command -v sha256sum >/dev/null; then sha256sum "$1" | cut -d' ' -f1; else shasum -a 256 "$1" | cut -d' ' -f1; fi
+}
+
+cleanup() {
+  ((${#PARTIAL[@]} == 0)) || rm -f "${PARTIAL[@]}"
+  [[ -z $GNUPG_HOME ]] || { gpgconf --homedir "$GNUPG_HOME" --kill all 2>/dev/null || true; rm -rf "$GNUPG_HOME"; }
+}
+
+require_tools() {
+  command -v curl >/dev/null || die "curl is needed to download the bootstrap tarball"
+  command -v sha256sum >/dev/null || command -v shasum >/dev/null || die "sha256sum (coreutils) or shasum is needed"
+  if [[ $METHOD == official ]]; then
+    command -v gpg >/dev/null || die "gpg (GnuPG 2) is needed to verify the bootstrap tarball's release signature: Debian/Ubuntu: apt install gnupg; macOS: brew install gnupg"
+  fi
+}
+
+# TESTS ONLY: replace the trust anchors from a KEY=value file; loud, so it can never pass unnoticed.
+load_test_trust_anchors() {
+  local file=${ARCH_AMI_TEST_TRUST_ANCHORS:-} key value
+  [[ -n $file ]] || return 0
+  [[ -r $file ]] || die "ARCH_AMI_TEST_TRUST_ANCHORS=$file is not readable"
+  log "WARNING: ARCH_AMI_TEST_TRUST_ANCHORS=$file REPLACES THE PINNED ARCH RELEASE KEYS (tests only; unset it)"
+  while IFS='=' read -r key value; do
+    case $key in
+      RELEASE_KEY_FINGERPRINTS) read -r -a RELEASE_KEY_FINGERPRINTS <<<"$value" ;;
+      RELEASE_KEY_URLS) read -r -a RELEASE_KEY_URLS <<<"$value" ;;
+      SIGNATURE_HOSTS) read -r -a SIGNATURE_HOSTS <<<"$value" ;;
+      ARCHIVE) ARCHIVE=$value ;;
+      '' | \#*) ;;
+      *) die "unknown key '$key' in $file" ;;
+    esac
+  done <"$file"
+}
+
+refuse_insecure() {
+  local what=$1 url=$2
+  [[ $url != http://* || $ALLOW_INSECURE == true ]] ||
+    die "$what $url is plain http: refused (set allowInsecureMirror: true to accept it)"
+}
 
 report() {
   local path=$1 sum=$2 date=$3
@@ -40,69 +114,172 @@ check_pinned() {
     die "checksum mismatch: bootstrap tarball has sha256 $1 but bootstrapSha256 pins $PINNED_SHA256"
 }
 
-# Reads iso/<dir>/sha256sums.txt and prints "<date> <sha256>" of the bootstrap tarball listed there.
+# Reads <base>/iso/<dir>/sha256sums.txt and prints "<date> <sha256>" of the bootstrap tarball listed there.
+# Exit 2 (no message) when the release is not there.
 published_checksum() {
-  local dir=$1 sums line
-  sums=$(fetch "$BOOTSTRAP_MIRROR/iso/$dir/sha256sums.txt" 2>&1) || {
-    [[ $sums == *" 404"* || $sums == *"returned error: 404"* ]] &&
-      die "no bootstrap release '$dir' at $BOOTSTRAP_MIRROR/iso/ (releases are dated the 1st of each month; use \"latest\" or an existing date)"
-    die "mirror $BOOTSTRAP_MIRROR unreachable: $sums"
+  local base=$1 dir=$2 sums line
+  sums=$(fetch "$base/iso/$dir/sha256sums.txt" 2>&1) || {
+    [[ $sums == *" 404"* || $sums == *"returned error: 404"* ]] && return 2
+    die "mirror $base unreachable: $sums"
   }
   line=$(grep -E '^[0-9a-f]{64}  archlinux-bootstrap-[0-9]{4}\.[0-9]{2}\.[0-9]{2}-x86_64\.tar\.zst$' <<<"$sums" | head -n1) ||
-    die "$BOOTSTRAP_MIRROR/iso/$dir/sha256sums.txt lists no archlinux-bootstrap-*-x86_64.tar.zst"
+    die "$base/iso/$dir/sha256sums.txt lists no archlinux-bootstrap-*-x86_64.tar.zst"
   [[ $line =~ ^([0-9a-f]{64})\ \ archlinux-bootstrap-([0-9.]+)-x86_64 ]]
   echo "${BASH_REMATCH[2]} ${BASH_REMATCH[1]}"
 }
 
+# Prints "<base> <date> <sha256>": the mirror, or for a pinned date it lacks, the Arch Linux Archive.
+locate_release() {
+  local out rc=0
+  out=$(published_checksum "$BOOTSTRAP_MIRROR" "$DATE") || rc=$?
+  if ((rc == 0)); then echo "$BOOTSTRAP_MIRROR $out"; return; fi
+  ((rc == 2)) || exit 1
+  [[ $DATE != latest && $BOOTSTRAP_MIRROR != "$ARCHIVE" ]] ||
+    die "no bootstrap release '$DATE' at $BOOTSTRAP_MIRROR/iso/ (releases are dated the 1st of each month; use \"latest\" or an existing date)"
+  log "release $DATE is not on $BOOTSTRAP_MIRROR; trying the Arch Linux Archive ($ARCHIVE)"
+  rc=0
+  out=$(published_checksum "$ARCHIVE" "$DATE") || rc=$?
+  ((rc != 2)) || die "no bootstrap release '$DATE' at $BOOTSTRAP_MIRROR/iso/ nor at $ARCHIVE/iso/ (releases are dated the 1st of each month; use \"latest\" or an existing date)"
+  ((rc == 0)) || exit 1
+  echo "$ARCHIVE $out"
+}
+
+# A throwaway GnuPG home holding only the pinned release keys (fetched, then checked by fingerprint).
+release_keyring() {
+  local keyfile url fpr imported
+  keyfile=$CACHE/release-keys-$(printf '%s' "${RELEASE_KEY_FINGERPRINTS[*]}" | cksum | cut -d' ' -f1).pgp
+  GNUPG_HOME=$(mktemp -d)
+  chmod 700 "$GNUPG_HOME"
+  if [[ ! -s $keyfile ]]; then
+    mkdir -p "$CACHE"
+    : >"$keyfile.part"
+    for url in "${RELEASE_KEY_URLS[@]}"; do fetch "$url" >>"$keyfile.part" 2>/dev/null && break; done
+    [[ -s $keyfile.part ]] || { rm -f "$keyfile.part"; die "could not fetch the Arch release signing key from ${RELEASE_KEY_URLS[*]}"; }
+    mv "$keyfile.part" "$keyfile"
+  fi
+  gpg --homedir "$GNUPG_HOME" --batch --quiet --import "$keyfile" 2>/dev/null || true
+  imported=$(gpg --homedir "$GNUPG_HOME" --batch --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr/ {print $10}')
+  for fpr in "${RELEASE_KEY_FINGERPRINTS[@]}"; do
+    grep -qx "${fpr^^}" <<<"${imported^^}" && return 0
+  done
+  rm -f "$keyfile" # a wrong copy must not stick in the cache
+  die "the fetched release key file holds none of the pinned fingerprints (${RELEASE_KEY_FINGERPRINTS[*]}); see README \"Chain of trust\" to rotate"
+}
+
+# Downloads the detached signature of the release from Arch's own hosts.
+fetch_signature() {
+  local name=$1 date=$2 out=$3 host
+  for host in "${SIGNATURE_HOSTS[@]}"; do
+    if fetch --output "$out" "$host/iso/$date/$name.sig" 2>/dev/null && [[ -s $out ]]; then
+      log "signature from $host/iso/$date/$name.sig"
+      return 0
+    fi
+  done
+  die "no signature $name.sig at ${SIGNATURE_HOSTS[*]} (iso/$date/): refusing an unsigned bootstrap tarball"
+}
+
+# verify_signature FILE SIG: the signature must be good and made by (a subkey of) a pinned key.
+verify_signature() {
+  local file=$1 sig=$2 status primary fpr
+  status=$(gpg --homedir "$GNUPG_HOME" --batch --status-fd 1 --verify "$sig" "$file" 2>/dev/null) || true
+  if grep -q '^\[GNUPG:\] BADSIG' <<<"$status"; then
+    die "BAD signature: ${file##*/} does not match its release signature (tampered or corrupted)"
+  fi
+  primary=$(awk '$2 == "VALIDSIG" {print $NF}' <<<"$status")
+  [[ -n $primary ]] ||
+    die "signature of ${file##*/} is not by a pinned Arch release signing key (${RELEASE_KEY_FINGERPRINTS[*]}): $(grep -oE 'NO_PUBKEY [0-9A-F]+|ERRSIG [0-9A-F]+|EXPKEYSIG [0-9A-F]+|REVKEYSIG [0-9A-F]+' <<<"$status" | head -n1)"
+  for fpr in "${RELEASE_KEY_FINGERPRINTS[@]}"; do
+    [[ ${primary^^} == "${fpr^^}" ]] && { log "release signature verified: key $primary"; return 0; }
+  done
+  die "signature of ${file##*/} is by key $primary, not a pinned Arch release signing key"
+}
+
 official_tarball() {
-  local date sum file part actual
-  read -r date sum < <(published_checksum "$DATE") || exit 1
+  local base date sum name file part actual
+  [[ $DATE == latest || ! $DATE < $FIRST_ZSTD_RELEASE ]] ||
+    die "bootstrap release $DATE is a .tar.gz; arch-ami reads .tar.zst releases, the first is $FIRST_ZSTD_RELEASE"
+  read -r base date sum < <(locate_release) || exit 1
   [[ -n ${date:-} ]] || exit 1
   [[ $DATE == latest || $DATE == "$date" ]] || die "release $DATE lists a tarball dated $date"
-  file=$CACHE/archlinux-bootstrap-$date-x86_64.tar.zst
+  name=archlinux-bootstrap-$date-x86_64.tar.zst
+  file=$CACHE/$name
   mkdir -p "$CACHE"
-  if [[ -f $file ]] && [[ $(sha256sum "$file" | cut -d' ' -f1) == "$sum" ]]; then
-    log "cache hit: $file"
+  release_keyring
+  if [[ -f $file && -s $file.sig ]] && [[ $(sha256_of "$file") == "$sum" ]]; then
+    log "cache hit: $file (signature verified again)"
+    # A cached copy that no longer verifies (a rotated pin, a damaged signature) is dropped, never used.
+    PARTIAL=("$file" "$file.sig")
+    verify_signature "$file" "$file.sig"
+    PARTIAL=()
   else
     part=$file.part
-    log "downloading $BOOTSTRAP_MIRROR/iso/$date/archlinux-bootstrap-$date-x86_64.tar.zst"
-    fetch --output "$part" "$BOOTSTRAP_MIRROR/iso/$date/archlinux-bootstrap-$date-x86_64.tar.zst" ||
-      { rm -f "$part"; die "download from $BOOTSTRAP_MIRROR failed"; }
-    actual=$(sha256sum "$part" | cut -d' ' -f1)
-    [[ $actual == "$sum" ]] || { rm -f "$part"; die "checksum mismatch: downloaded tarball has sha256 $actual, the mirror publishes $sum"; }
+    PARTIAL=("$part" "$part.sig")
+    log "downloading $base/iso/$date/$name"
+    fetch --output "$part" "$base/iso/$date/$name" || die "download from $base failed"
+    actual=$(sha256_of "$part")
+    [[ $actual == "$sum" ]] || die "checksum mismatch: downloaded tarball has sha256 $actual, the mirror publishes $sum"
+    fetch_signature "$name" "$date" "$part.sig"
+    verify_signature "$part" "$part.sig"
+    mv "$part.sig" "$file.sig"
     mv "$part" "$file"
+    PARTIAL=()
   fi
   check_pinned "$sum"
   log "bootstrap tarball $date verified (sha256 $sum)"
   report "$file" "$sum" "$date"
 }
 
+# pacstrap verifies every package with the HOST's pacman keyring: it must hold keys.
+check_host_keyring() {
+  local gpgdir keys
+  gpgdir=$(pacman-conf GPGDir 2>/dev/null || echo /etc/pacman.d/gnupg)
+  keys=0 # never let gpg create a missing keyring folder
+  [[ ! -d $gpgdir ]] || keys=$(gpg --homedir "$gpgdir" --batch --with-colons --list-keys 2>/dev/null | grep -c '^pub' || true)
+  ((keys > 0)) || die "bootstrap method pacstrap: the host's pacman keyring ($gpgdir) holds no keys; run 'pacman-key --init && pacman-key --populate archlinux' (Debian: apt install archlinux-keyring first)"
+  log "host pacman keyring: $keys keys in $gpgdir"
+}
+
+# Removes a work folder, never while anything below it is still mounted.
+remove_work() {
+  local work=$1 mounted
+  mounted=$(findmnt -rno TARGET | awk -v p="$work/" 'index($0, p) == 1') || true
+  [[ -z $mounted ]] || die "NOT removing $work: still mounted below it: $mounted"
+  rm -rf --one-file-system "$work"
+}
+
 # Builds the bootstrap root with pacstrap (needs root and pacstrap; for custom mirrors).
 pacstrap_tarball() {
+  [[ -z $PINNED_SHA256 ]] || die "bootstrapSha256 cannot be used with bootstrap method pacstrap (a tarball built here never matches a pin)"
   [[ $(id -u) -eq 0 ]] || die "bootstrap method pacstrap needs root"
   command -v pacstrap >/dev/null || die "bootstrap method pacstrap needs pacstrap (Arch, or Debian's arch-install-scripts)"
-  local date work conf file sum
+  check_host_keyring
+  local date work conf file sum pkgcache=$CACHE/pacstrap-packages
   date=$(date -u +%Y.%m.%d)
   work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
+  # shellcheck disable=SC2064 # $work is fixed now
+  trap "remove_work '$work'; cleanup" EXIT
   conf=$work/pacman.conf
-  printf '[options]\nSigLevel = Required DatabaseOptional\nArchitecture = x86_64\n[core]\nServer = %s\n[extra]\nServer = %s\n' \
-    "$PACKAGE_MIRROR" "$PACKAGE_MIRROR" >"$conf"
+  mkdir -p "$pkgcache"
+  # CacheDir outside the root (-c uses it): downloaded packages are reused and never land in the tarball.
+  printf '[options]\nSigLevel = Required DatabaseOptional\nArchitecture = x86_64\nCacheDir = %s\n[core]\nServer = %s\n[extra]\nServer = %s\n' \
+    "$pkgcache" "$PACKAGE_MIRROR" "$PACKAGE_MIRROR" >"$conf"
   mkdir -p "$work/root.x86_64"
-  pacstrap -C "$conf" -G -M "$work/root.x86_64" "${BOOTSTRAP_PACKAGES[@]}" >&2
+  pacstrap -C "$conf" -c -G -M "$work/root.x86_64" "${BOOTSTRAP_PACKAGES[@]}" >&2
   printf 'Server = %s\n' "$PACKAGE_MIRROR" >"$work/root.x86_64/etc/pacman.d/mirrorlist"
-  mkdir -p "$CACHE"
   file=$CACHE/archlinux-bootstrap-pacstrap-$date-x86_64.tar.zst
   tar -C "$work" --numeric-owner -c root.x86_64 | zstd -q -T0 -19 -o "$file.part" -f
   mv "$file.part" "$file"
-  sum=$(sha256sum "$file" | cut -d' ' -f1)
-  check_pinned "$sum"
+  sum=$(sha256_of "$file")
   report "$file" "$sum" "$date"
 }
 
 main() {
-  command -v curl >/dev/null || die "curl is needed to download the bootstrap tarball"
+  trap cleanup EXIT
+  require_tools
   [[ $DATE == latest || $DATE =~ ^[0-9]{4}\.[0-9]{2}\.[0-9]{2}$ ]] || die "bootstrap date '$DATE' is not latest or YYYY.MM.DD"
+  load_test_trust_anchors
+  refuse_insecure "bootstrap mirror" "$BOOTSTRAP_MIRROR"
+  refuse_insecure "package mirror" "$PACKAGE_MIRROR"
   case $METHOD in
     official) official_tarball ;;
     pacstrap) pacstrap_tarball ;;

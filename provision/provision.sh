@@ -5,13 +5,18 @@
 set -Eeuo pipefail
 
 # ---- variants as data --------------------------------------------------------------------------------
-PACKAGES=(base mkinitcpio grub efibootmgr openssh sudo cloud-init cloud-guest-utils gptfdisk netplan dosfstools)
+# dhcpcd: cloud-init needs a dhcp-client, which two packages provide; name it, never let pacman pick (ISC
+# dhclient is end-of-life).
+PACKAGES=(base mkinitcpio grub efibootmgr openssh sudo cloud-init cloud-guest-utils gptfdisk netplan dosfstools dhcpcd)
 declare -A FS_PACKAGES=([ext4]=e2fsprogs [btrfs]=btrfs-progs)
 SERVICES=(sshd systemd-networkd systemd-resolved systemd-timesyncd systemd-time-wait-sync pacman-init
   cloud-init-main cloud-init-local cloud-init-network cloud-config cloud-final)
+# cloud-init's hotplug hook drops ENI attach events unless this socket listens.
+SOCKETS=(cloud-init-hotplugd)
 # Storage drivers every EC2 (and QEMU) disk needs; the initramfs is built without autodetect.
 INITRAMFS_MODULES=(nvme xen_blkfront virtio_blk virtio_pci virtio_scsi)
-INITRAMFS_HOOKS=(base udev modconf kms block filesystems fsck)
+# No kms: without autodetect it would pack every DRM (GPU) driver into the initramfs of a headless image.
+INITRAMFS_HOOKS=(base udev modconf block filesystems fsck)
 KERNEL_CMDLINE="console=tty0 console=ttyS0,115200 nvme_core.io_timeout=4294967295"
 TIME_SERVERS="169.254.169.123 fd00:ec2::123"
 CONSOLE_KEYMAP=us
@@ -77,12 +82,27 @@ set_conf() {
   fi
 }
 
-# Unmounts everything below a path, deepest first.
+# Mount points at or below a path, deepest first.
+mounts_below() { findmnt -rno TARGET | awk -v p="$1" '$0 == p || index($0, p "/") == 1' | sort -ru; }
+
+# Unmounts everything below a path, deepest first; lazily only when a plain unmount fails (a lazily
+# detached mount is gone from the tree, so nothing can walk into it).
 unmount_below() {
   local mnt
-  findmnt -rno TARGET | awk -v p="$1" 'index($0, p) == 1' | sort -r | while read -r mnt; do
-    umount -l "$mnt" 2>/dev/null || true
+  mounts_below "$1" | while read -r mnt; do
+    # A mount listed twice (the self-bind of the bootstrap root propagates to its peer) may be gone already.
+    mountpoint -q "$mnt" || continue
+    umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || echo "provision: could not unmount $mnt" >&2
   done
+}
+
+# Removes $WORK, never while anything below it is still mounted: rm -rf would walk into a leftover bind
+# of /dev or into the target volume.
+remove_work() {
+  local mounted
+  mounted=$(mounts_below "$WORK" | tr '\n' ' ')
+  [[ -z $mounted ]] || die 1 "NOT removing $WORK: still mounted below it: $mounted(unmount them by hand, then run again)"
+  rm -rf --one-file-system "$WORK"
 }
 
 on_exit() {
@@ -115,16 +135,18 @@ read_config() {
     [[ $line =~ ^([A-Z_]+)=(.*)$ ]] || die $E_USAGE "config line not KEY=value: $line"
     key=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
     case $key in
-      VOLUME_ID | DEVICE_NAME | BOOTSTRAP_TARBALL | FILESYSTEM | KERNEL | PACKAGES | LOCALE | TIMEZONE | HOSTNAME | DEFAULT_USER | MIRROR)
+      VOLUME_ID | DEVICE_NAME | BOOTSTRAP_TARBALL | FILESYSTEM | KERNEL | PACKAGES | LOCALE | TIMEZONE | HOSTNAME | DEFAULT_USER | MIRROR | IMAGE_MIRROR)
         CFG[$key]=$value ;;
       *) die $E_USAGE "unknown config key '$key'" ;;
     esac
   done <"$file"
-  for key in VOLUME_ID BOOTSTRAP_TARBALL FILESYSTEM KERNEL LOCALE TIMEZONE HOSTNAME DEFAULT_USER MIRROR; do
+  for key in VOLUME_ID BOOTSTRAP_TARBALL FILESYSTEM KERNEL LOCALE TIMEZONE DEFAULT_USER MIRROR IMAGE_MIRROR; do
     [[ -n ${CFG[$key]:-} ]] || die $E_USAGE "config key $key missing or empty"
   done
   [[ ${CFG[VOLUME_ID]} =~ ^vol-[0-9a-f]+$ ]] || die $E_USAGE "VOLUME_ID '${CFG[VOLUME_ID]}' is not a volume id (vol-…)"
   [[ ${CFG[FILESYSTEM]} == ext4 || ${CFG[FILESYSTEM]} == btrfs ]] || die $E_USAGE "FILESYSTEM must be ext4 or btrfs"
+  [[ ${CFG[DEFAULT_USER]} =~ ^[a-z_][a-z0-9_-]*$ && ! ${CFG[DEFAULT_USER],,} =~ ^(y|yes|n|no|true|false|on|off|null)$ ]] ||
+    die $E_USAGE "DEFAULT_USER '${CFG[DEFAULT_USER]}' is not a user name YAML reads as a string"
 }
 
 ensure_host_tools() {
@@ -152,7 +174,7 @@ check_inputs() {
   echo "bootstrap tarball: $tarball ($(du -h "$tarball" | cut -f1)), integrity ok"
   echo "previous state: cleaning leftovers of an earlier run under $WORK"
   release_mounts
-  rm -rf "$WORK"
+  remove_work
 }
 
 # The volume's NVMe serial is its id without the dash; Xen instance types name it by the device name.
@@ -249,7 +271,28 @@ prepare_bootstrap() {
   fix_pacman_conf
   # The keyring's gpg-agent must not outlive this step (it would keep the target busy).
   in_bootstrap unshare --fork --pid --mount-proc sh -c 'pacman-key --init >/dev/null && pacman-key --populate'
+  refresh_keyring
   in_bootstrap gpgconf --homedir /etc/pacman.d/gnupg --kill all 2>/dev/null || true
+}
+
+# pacstrap verifies packages with the bootstrap root's keyring, frozen at the tarball's date: take the
+# repositories' archlinux-keyring when it is newer (archlinux-keyring versions are dates). With a
+# repository snapshot older than the tarball, the tarball's keyring is the right one and is kept.
+refresh_keyring() {
+  local installed available
+  installed=$(in_bootstrap pacman -Q archlinux-keyring 2>/dev/null | awk '{print $2}') || true
+  in_bootstrap pacman -Sy --noconfirm >/dev/null
+  available=$(in_bootstrap pacman -Si archlinux-keyring 2>/dev/null | sed -n 's/^Version *: *//p' | head -n1)
+  [[ -n $available ]] || die 1 "archlinux-keyring is not in the repositories of ${CFG[MIRROR]}"
+  if [[ -n $installed && ! ${available%%-*} > ${installed%%-*} ]]; then
+    echo "keyring: archlinux-keyring $installed in the bootstrap root, $available in the repositories: kept"
+    return 0
+  fi
+  echo "keyring: archlinux-keyring ${installed:-(none)} in the bootstrap root, $available in the repositories: refreshing"
+  # --overwrite: a bootstrap root may hold keyring files no package owns (not the official tarball's case).
+  in_bootstrap unshare --fork --pid --mount-proc sh -c \
+    'pacman -S --noconfirm --overwrite "/usr/share/pacman/keyrings/*" archlinux-keyring >/dev/null && pacman-key --populate >/dev/null'
+  echo "keyring: archlinux-keyring $(in_bootstrap pacman -Q archlinux-keyring | awk '{print $2}') populated"
 }
 
 install_packages() {
@@ -273,7 +316,7 @@ UUID=$esp_uuid /efi vfat rw,relatime,fmask=0077,dmask=0077,nofail 0 2
 EOF
 }
 
-configure_locale_time_host() {
+configure_locale_time() {
   local locale=${CFG[LOCALE]} charset=UTF-8
   [[ $locale == *.* ]] && charset=${locale#*.}
   [[ ${charset^^} == UTF8 ]] && charset=UTF-8
@@ -283,10 +326,17 @@ configure_locale_time_host() {
   printf 'LANG=%s\n' "$locale" >"$TARGET/etc/locale.conf"
   [[ -e $TARGET/usr/share/zoneinfo/${CFG[TIMEZONE]} ]] || die 1 "time zone ${CFG[TIMEZONE]} not in the image's tzdata"
   ln -sf "/usr/share/zoneinfo/${CFG[TIMEZONE]}" "$TARGET/etc/localtime"
-  printf '%s\n' "${CFG[HOSTNAME]}" >"$TARGET/etc/hostname"
   # Without a keymap, systemd-firstboot would stop the first boot to ask for one on the serial console.
   printf 'KEYMAP=%s\n' "$CONSOLE_KEYMAP" >"$TARGET/etc/vconsole.conf"
-  printf 'Server = %s\n' "${CFG[MIRROR]}" >"$TARGET/etc/pacman.d/mirrorlist"
+  # The image's own mirror, never the build mirror (an Archive day or a file:// repository).
+  printf '# arch-ami: imageMirror\nServer = %s\n' "${CFG[IMAGE_MIRROR]}" >"$TARGET/etc/pacman.d/mirrorlist"
+}
+
+# A pinned HOSTNAME goes to /etc/hostname (cloud-init keeps it: preserve_hostname). Without one there is no
+# /etc/hostname and cloud-init writes the metadata hostname on first boot.
+configure_hostname() {
+  rm -f "$TARGET/etc/hostname"
+  [[ -z ${CFG[HOSTNAME]:-} ]] || printf '%s\n' "${CFG[HOSTNAME]}" >"$TARGET/etc/hostname"
 }
 
 configure_initramfs() {
@@ -313,9 +363,17 @@ configure_bootloader() {
 }
 
 configure_cloud_init() {
+  local preserve=false
+  [[ -n ${CFG[HOSTNAME]:-} ]] && preserve=true
   mkdir -p "$TARGET/etc/cloud/cloud.cfg.d"
   cat >"$TARGET/etc/cloud/cloud.cfg.d/90-arch-ami.cfg" <<EOF
 # arch-ami: EC2 only, default user, grow the root partition and filesystem on first boot.
+# Locale: the image's (${CFG[LOCALE]}, generated at build time) stays. cloud-init's locale module would
+# fall back to en_US.UTF-8 and rewrite /etc/locale.gen ("<locale> UTF-8" on Arch), so it is off; a
+# "locale:" in user data still applies.
+locale: "false"
+# Hostname: true when the image pins one (instances keep it), false to take the metadata hostname.
+preserve_hostname: $preserve
 datasource_list: [ Ec2, None ]
 disable_root: true
 ssh_pwauth: false
@@ -325,7 +383,7 @@ growpart:
 resize_rootfs: true
 system_info:
   default_user:
-    name: ${CFG[DEFAULT_USER]}
+    name: "${CFG[DEFAULT_USER]}"
     lock_passwd: true
     gecos: Arch Linux cloud user
     groups: [wheel, adm]
@@ -339,9 +397,14 @@ EOF
 configure_network_time() {
   mkdir -p "$TARGET/etc/systemd/network" "$TARGET/etc/systemd/timesyncd.conf.d"
   cat >"$TARGET/etc/systemd/network/80-arch-ami-dhcp.network" <<'EOF'
-# Fallback when cloud-init renders no network: DHCP on ENA (ens*) and Xen (eth*) interfaces.
+# Fallback when cloud-init renders no network: DHCP on ENA (ens*) and Xen (eth*) interfaces. cloud-init's
+# own files (netplan, 10-netplan-*) sort first and win; a NIC this file catches never competes with the
+# primary's default route (higher metric than networkd's default 1024) and never holds up boot.
 [Match]
 Name=en* eth*
+
+[Link]
+RequiredForOnline=no
 
 [Network]
 DHCP=yes
@@ -349,6 +412,10 @@ IPv6AcceptRA=yes
 
 [DHCPv4]
 UseDomains=yes
+RouteMetric=2048
+
+[IPv6AcceptRA]
+RouteMetric=2048
 EOF
   printf '[Time]\nNTP=%s\n' "$TIME_SERVERS" >"$TARGET/etc/systemd/timesyncd.conf.d/90-amazon-time-sync.conf"
   ln -sf ../run/systemd/resolve/stub-resolv.conf "$TARGET/etc/resolv.conf"
@@ -362,9 +429,8 @@ configure_ssh_and_first_boot() {
 [Unit]
 Description=Initializes the pacman keyring on first boot
 ConditionFirstBoot=yes
-Wants=time-sync.target
 After=time-sync.target
-Before=sshd.service cloud-final.service
+Before=sshd.service cloud-final.service archlinux-keyring-wkd-sync.service
 
 [Service]
 Type=oneshot
@@ -389,12 +455,16 @@ enable_services() {
   for unit in sshd systemd-networkd pacman-init cloud-final; do
     [[ " ${units[*]} " == *" $unit "* ]] || die 1 "unit $unit.service not found in the image"
   done
-  in_target systemctl enable "${units[@]/%/.service}"
+  for unit in "${SOCKETS[@]}"; do
+    [[ -e $TARGET/usr/lib/systemd/system/$unit.socket ]] || die 1 "unit $unit.socket not found in the image"
+  done
+  in_target systemctl enable "${units[@]/%/.service}" "${SOCKETS[@]/%/.socket}"
 }
 
 configure_system() {
   write_fstab
-  configure_locale_time_host
+  configure_locale_time
+  configure_hostname
   configure_initramfs
   configure_bootloader
   configure_cloud_init
@@ -478,4 +548,5 @@ main() {
   unmount_and_verify
 }
 
-main "$@"
+# Sourced (tests of single functions) or run.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

@@ -34,9 +34,9 @@ export type Kernel = (typeof Kernel)[keyof typeof Kernel];
 
 /** How the bootstrap tarball (the Arch root that runs pacstrap on the builder) is obtained. */
 export const BootstrapMethod = {
-    /** Download the official archlinux-bootstrap tarball and verify its checksum (no root, no Arch host). */
+    /** Download the official archlinux-bootstrap tarball and verify its release signature (no root, no Arch host). */
     Official: "official",
-    /** Build it here with pacstrap (needs root and pacstrap; uses `mirror`). */
+    /** Build it here with pacstrap (needs root, pacstrap and a populated host pacman keyring; uses `mirror`). */
     Pacstrap: "pacstrap",
 } as const;
 /** How the bootstrap tarball is obtained. */
@@ -120,21 +120,27 @@ export interface ArchAmiArgs {
     locale?: string;
     /** Time zone from the tz database (e.g. `Europe/Berlin`). Default: `UTC`. */
     timezone?: string;
-    /** Static hostname of the image (cloud-init sets the instance's own at boot). Default: `archlinux`. */
+    /** Hostname pinned in the image: instances keep it (cloud-init's `preserve_hostname` is set). Default: none, each instance takes its name from the EC2 metadata service at first boot. */
     hostname?: string;
-    /** Login user cloud-init creates with the instance's key pair and passwordless sudo. Default: `arch`. */
+    /** Login user cloud-init creates with the instance's key pair and passwordless sudo; words YAML reads as booleans or null (`yes`, `no`, `on`, `off`, `true`, `false`, `null`, `y`, `n`) are refused. Default: `arch`. */
     defaultUser?: string;
 
-    /** Arch mirror, a URL containing `$repo` and `$arch`. Default: `https://geo.mirror.pkgbuild.com/$repo/os/$arch`. */
+    /** Arch mirror the build installs from, a URL containing `$repo` and `$arch` (`https://`, or `file://` on the builder; `http://` only with `allowInsecureMirror`). Default: `https://geo.mirror.pkgbuild.com/$repo/os/$arch`. */
     mirror?: string;
-    /** Pin the package repositories to a day of the Arch Linux Archive (`YYYY.MM.DD`); overrides `mirror`. Default: not pinned. */
+    /** Mirror written into the image's `/etc/pacman.d/mirrorlist` (what instances update from), independent of the build mirror. Default: `https://geo.mirror.pkgbuild.com/$repo/os/$arch`. */
+    imageMirror?: string;
+    /** Pin the build's package repositories to a day of the Arch Linux Archive (`YYYY.MM.DD`); overrides `mirror`, and (unless given) picks `bootstrapDate` (that month's release) and `bootstrapMirror` (the Archive). The image still gets `imageMirror`. Default: not pinned. */
     repositorySnapshot?: string;
+    /** Accept `http://` for `mirror`, `imageMirror` and `bootstrapMirror`. Package signatures still protect packages, but not the freshness of the repository databases. Default: `false`. */
+    allowInsecureMirror?: boolean;
+    /** Any string; changing it forces a new build (and AMI) with otherwise unchanged arguments, e.g. to pick up Arch updates with `bootstrapDate: "latest"` and no `repositorySnapshot`. Default: empty. */
+    rebuildToken?: string;
     /** How the bootstrap tarball is obtained: `official` (default) or `pacstrap`. */
     bootstrapMethod?: BootstrapMethod;
-    /** Base URL holding `iso/<date>/` with the official bootstrap tarballs. Default: `https://geo.mirror.pkgbuild.com`. */
+    /** Base URL holding `iso/<date>/` with the official bootstrap tarballs; a pinned date it lacks is fetched from the Arch Linux Archive. Default: `https://geo.mirror.pkgbuild.com`, or `https://archive.archlinux.org` with `repositorySnapshot`. */
     bootstrapMirror?: string;
-    /** Release date of the official bootstrap tarball (`YYYY.MM.DD`) or `latest`. Default: `latest`. */
+    /** Release date of the official bootstrap tarball (`YYYY.MM.DD`, 2024.04.01 or later: older releases are `.tar.gz`) or `latest`. Default: `latest`, or the release of the `repositorySnapshot` month. */
     bootstrapDate?: string;
-    /** Expected sha256 of the bootstrap tarball; the build stops when it differs. Default: the mirror's published checksum only. */
+    /** Expected sha256 of the official bootstrap tarball (not with `bootstrapMethod: pacstrap`); the build stops when it differs. Default: none (the release signature is always checked). */
     bootstrapSha256?: string;
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { BootstrapMethod } from "./args";
 import { ImageSettings, Settings } from "./settings";
 
 /** Folder of the provisioning scripts shipped with the package (`provision/`). */
@@ -152,10 +153,26 @@ export function renderConfig(image: ImageSettings, runtime: RuntimeSettings): st
         ["HOSTNAME", image.hostname],
         ["DEFAULT_USER", image.defaultUser],
         ["MIRROR", image.mirror],
+        ["IMAGE_MIRROR", image.imageMirror],
     ];
     return ["# arch-ami build configuration, rendered by the ArchAmi component", ...values.map(([k, v]) => `${k}=${v}`)]
         .join("\n")
         .concat("\n");
+}
+
+/**
+ * The environment of `build-tarball.sh` (provision/README.md). Trust anchors are not settings: the release
+ * signing key fingerprints live in the script, so rotating them changes the build hash.
+ */
+export function tarballEnvironment(image: ImageSettings, method: BootstrapMethod, bootstrapMirror: string): Record<string, string> {
+    return {
+        ARCH_AMI_BOOTSTRAP_METHOD: method,
+        ARCH_AMI_BOOTSTRAP_DATE: image.bootstrapDate,
+        ARCH_AMI_BOOTSTRAP_SHA256: image.bootstrapSha256,
+        ARCH_AMI_BOOTSTRAP_MIRROR: bootstrapMirror,
+        ARCH_AMI_MIRROR: image.mirror,
+        ARCH_AMI_ALLOW_INSECURE_MIRROR: String(image.allowInsecureMirror),
+    };
 }
 
 /**

@@ -15,13 +15,22 @@ export const DEFAULTS = {
     kernel: Kernel.Linux,
     locale: "en_US.UTF-8",
     timezone: "UTC",
-    hostname: "archlinux",
     defaultUser: "arch",
     mirror: "https://geo.mirror.pkgbuild.com/$repo/os/$arch",
+    imageMirror: "https://geo.mirror.pkgbuild.com/$repo/os/$arch",
+    allowInsecureMirror: false,
+    rebuildToken: "",
     bootstrapDate: "latest",
     bootstrapMethod: BootstrapMethod.Official,
     bootstrapMirror: "https://geo.mirror.pkgbuild.com",
 } as const;
+
+/** The Arch Linux Archive: daily repository snapshots and every bootstrap release. */
+export const ARCHIVE = "https://archive.archlinux.org";
+/** The first bootstrap release published as `.tar.zst` (earlier ones are `.tar.gz`, which provision.sh does not read). */
+export const FIRST_ZSTD_RELEASE = "2024.04.01";
+/** Words YAML 1.1 reads as booleans or null: cloud-init would see no user name. */
+const YAML_NON_STRING = /^(y|yes|n|no|true|false|on|off|null|~)$/i;
 
 /** Length of the build-hash suffix appended to the AMI name. */
 export const NAME_HASH_LENGTH = 12;
@@ -34,9 +43,14 @@ export interface ImageSettings {
     packages: string[];
     locale: string;
     timezone: string;
+    /** Empty: not pinned, the instance takes the metadata hostname. */
     hostname: string;
     defaultUser: string;
     mirror: string;
+    imageMirror: string;
+    allowInsecureMirror: boolean;
+    /** Only enters the build hash. */
+    rebuildToken: string;
     bootstrapDate: string;
     bootstrapSha256: string;
 }
@@ -210,38 +224,86 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
     check(r, "locale", locale, { ok: LOCALE.test(locale), expected: 'a locale as in /etc/locale.gen, e.g. "en_US.UTF-8"' });
     const timezone = s("timezone") ?? DEFAULTS.timezone;
     check(r, "timezone", timezone, { ok: isTimezone(timezone), expected: 'a tz database zone, e.g. "UTC" or "Europe/Berlin"' });
-    const hostname = s("hostname") ?? DEFAULTS.hostname;
+    const hostname = s("hostname") ?? "";
     check(r, "hostname", hostname, {
-        ok: isHostname(hostname),
+        ok: hostname === "" || isHostname(hostname),
         expected: "a hostname: dot-separated labels of a-z 0-9 and inner '-', each 1-63 characters",
     });
     const defaultUser = s("defaultUser") ?? DEFAULTS.defaultUser;
     check(r, "defaultUser", defaultUser, {
-        ok: USER.test(defaultUser) && defaultUser !== "root",
-        expected: "a user name of a-z 0-9 _ - (starting with a letter or _, at most 32, not root)",
+        ok: USER.test(defaultUser) && defaultUser !== "root" && !YAML_NON_STRING.test(defaultUser),
+        expected:
+            "a user name of a-z 0-9 _ - (starting with a letter or _, at most 32, not root, " +
+            "not a word YAML reads as a boolean or null: y, yes, n, no, true, false, on, off, null)",
     });
+
+    const allowInsecureMirror = args.allowInsecureMirror ?? DEFAULTS.allowInsecureMirror;
+    check(r, "allowInsecureMirror", allowInsecureMirror, { ok: typeof allowInsecureMirror === "boolean", expected: "true or false" });
+    const secure = (arg: string, url: string) =>
+        check(r, arg, url, {
+            ok: allowInsecureMirror || !url.startsWith("http://"),
+            expected:
+                'an https:// URL: plain http lets anyone on the path serve stale repository databases or withhold ' +
+                "updates; use https, or set allowInsecureMirror: true to accept that risk",
+        });
 
     const snapshot = s("repositorySnapshot");
     if (snapshot !== undefined) {
         check(r, "repositorySnapshot", snapshot, { ok: isDate(snapshot), expected: 'a date "YYYY.MM.DD"' });
     }
     const mirror = snapshot
-        ? `https://archive.archlinux.org/repos/${snapshot.replace(/\./g, "/")}/$repo/os/$arch`
+        ? `${ARCHIVE}/repos/${snapshot.replace(/\./g, "/")}/$repo/os/$arch`
         : (s("mirror") ?? DEFAULTS.mirror);
     check(r, "mirror", mirror, {
         ok: /^(https?|file):\/\/\S+$/.test(mirror) && mirror.includes("$repo"),
         expected: 'an http(s) or file URL without spaces containing "$repo", e.g. "https://geo.mirror.pkgbuild.com/$repo/os/$arch"',
     });
-    const bootstrapDate = s("bootstrapDate") ?? DEFAULTS.bootstrapDate;
+    secure("mirror", mirror);
+    const imageMirror = s("imageMirror") ?? DEFAULTS.imageMirror;
+    check(r, "imageMirror", imageMirror, {
+        ok: /^https?:\/\/\S+$/.test(imageMirror) && imageMirror.includes("$repo"),
+        expected: 'an http(s) URL without spaces containing "$repo" that instances can reach, e.g. "https://geo.mirror.pkgbuild.com/$repo/os/$arch"',
+    });
+    secure("imageMirror", imageMirror);
+
+    const bootstrapMethod = args.bootstrapMethod ?? DEFAULTS.bootstrapMethod;
+    check(r, "bootstrapMethod", bootstrapMethod, oneOf(BootstrapMethod, bootstrapMethod));
+    // With a repository snapshot, the bootstrap release of that month (releases are dated the 1st), from the Archive.
+    const snapshotRelease = snapshot ? `${snapshot.slice(0, 8)}01` : undefined;
+    const explicitDate = s("bootstrapDate");
+    const bootstrapDate = explicitDate ?? snapshotRelease ?? DEFAULTS.bootstrapDate;
     check(r, "bootstrapDate", bootstrapDate, {
         ok: bootstrapDate === "latest" || isDate(bootstrapDate),
         expected: '"latest" or a release date "YYYY.MM.DD"',
     });
+    if (bootstrapDate !== "latest" && bootstrapDate < FIRST_ZSTD_RELEASE) {
+        const arg = explicitDate === undefined ? "repositorySnapshot" : "bootstrapDate";
+        fail(
+            r,
+            arg,
+            `a bootstrap release from ${FIRST_ZSTD_RELEASE} on (the first .tar.zst release; earlier ones are .tar.gz, ` +
+                `which arch-ami does not read)` +
+                (arg === "repositorySnapshot" ? '; or keep the snapshot and set "bootstrapDate" to a later release' : ""),
+            arg === "repositorySnapshot" ? snapshot : bootstrapDate,
+        );
+    }
     const bootstrapSha256 = (s("bootstrapSha256") ?? "").toLowerCase();
     check(r, "bootstrapSha256", bootstrapSha256, {
         ok: bootstrapSha256 === "" || /^[0-9a-f]{64}$/.test(bootstrapSha256),
         expected: "64 hexadecimal digits",
     });
+    check(r, "bootstrapSha256", bootstrapSha256, {
+        ok: bootstrapSha256 === "" || bootstrapMethod !== BootstrapMethod.Pacstrap,
+        expected: 'no value with bootstrapMethod "pacstrap" (a tarball built here is new every time; it can never match a pin)',
+    });
+    const bootstrapMirror = s("bootstrapMirror") ?? (snapshot ? ARCHIVE : DEFAULTS.bootstrapMirror);
+    check(r, "bootstrapMirror", bootstrapMirror, {
+        ok: /^(https?|file):\/\/[^\s$]+$/.test(bootstrapMirror),
+        expected: 'an http(s) or file URL without spaces, e.g. "https://geo.mirror.pkgbuild.com"',
+    });
+    secure("bootstrapMirror", bootstrapMirror);
+    const rebuildToken = s("rebuildToken") ?? DEFAULTS.rebuildToken;
+    check(r, "rebuildToken", rebuildToken, { ok: rebuildToken.length <= 256 && !/[\r\n]/.test(rebuildToken), expected: "at most 256 characters on one line" });
 
     const description = s("description") ?? `Arch Linux (${kernel}, ${filesystem}) built by arch-ami`;
     check(r, "description", description, { ok: description.length <= 255, expected: "at most 255 characters" });
@@ -249,14 +311,6 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
     check(r, "instanceType", instanceType, { ok: INSTANCE_TYPE.test(instanceType), expected: 'an EC2 instance type, e.g. "t3.small"' });
     const associatePublicIp = args.associatePublicIp ?? DEFAULTS.associatePublicIp;
     check(r, "associatePublicIp", associatePublicIp, { ok: typeof associatePublicIp === "boolean", expected: "true or false" });
-
-    const bootstrapMethod = args.bootstrapMethod ?? DEFAULTS.bootstrapMethod;
-    check(r, "bootstrapMethod", bootstrapMethod, oneOf(BootstrapMethod, bootstrapMethod));
-    const bootstrapMirror = s("bootstrapMirror") ?? DEFAULTS.bootstrapMirror;
-    check(r, "bootstrapMirror", bootstrapMirror, {
-        ok: /^(https?|file):\/\/[^\s$]+$/.test(bootstrapMirror),
-        expected: 'an http(s) or file URL without spaces, e.g. "https://geo.mirror.pkgbuild.com"',
-    });
 
     const retainImages = args.retainImages ?? DEFAULTS.retainImages;
     check(r, "retainImages", retainImages, { ok: typeof retainImages === "boolean", expected: "true or false" });
@@ -290,6 +344,9 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
             hostname,
             defaultUser,
             mirror,
+            imageMirror,
+            allowInsecureMirror,
+            rebuildToken,
             bootstrapDate,
             bootstrapSha256,
         },

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ImageSettings } from "../settings";
 import { BootstrapMethod } from "../args";
+import { tarballEnvironment } from "../buildConfig";
 
 /** What build-tarball.sh reports on its last line of output. */
 export interface TarballInfo {
@@ -44,13 +45,7 @@ export function createTarball(
         {
             create: script,
             interpreter: ["/bin/bash", "-c"],
-            environment: {
-                ARCH_AMI_BOOTSTRAP_METHOD: method,
-                ARCH_AMI_BOOTSTRAP_DATE: image.bootstrapDate,
-                ARCH_AMI_BOOTSTRAP_SHA256: image.bootstrapSha256,
-                ARCH_AMI_BOOTSTRAP_MIRROR: bootstrapMirror,
-                ARCH_AMI_MIRROR: image.mirror,
-            },
+            environment: tarballEnvironment(image, method, bootstrapMirror),
             logging: "stderr",
         },
         // Everything in the environment that shapes the tarball is in the build hash (the build's name);

@@ -20,6 +20,11 @@ declare -A SPLIT=(
 )
 # Packages provision.sh installs that need no program in this test (real names, empty content).
 EMPTY_PACKAGES=(efibootmgr netplan)
+# --- issue 9 additions (kept apart for merging) ---
+# dhcpcd: provision.sh names cloud-init's dhcp-client provider explicitly. archlinux-keyring: provision.sh
+# refreshes the bootstrap root's keyring from the repository before pacstrap (it carries the test keyring).
+EMPTY_PACKAGES+=(dhcpcd)
+KEYRING_DIR="" # set by build_bootstrap: the test keyring, in the bootstrap root and as package archlinux-keyring
 # Kernel module folders kept in the test "linux" package: storage (NVMe, Xen, virtio, SCSI/ATA),
 # filesystems, ENA, and what they depend on. The rest (sound, GPUs, most NICs) only slows the tests.
 KERNEL_MODULE_DIRS=(arch block crypto fs lib mm virt drivers/acpi drivers/ata drivers/block drivers/char
@@ -137,6 +142,9 @@ stand_in_packages() {
   printf '[Unit]\nDescription=Cloud-init target (test stand-in)\n\n[Install]\nWantedBy=multi-user.target\n' \
     >"$pkgs/cloud-init/usr/lib/systemd/system/cloud-init.target"
   printf 'users:\n  - default\ndisable_root: true\n' >"$pkgs/cloud-init/etc/cloud/cloud.cfg"
+  # issue 9: the hotplug socket provision.sh enables (real cloud-init ships it).
+  printf '[Unit]\nDescription=cloud-init hotplug hook socket (test stand-in)\n\n[Socket]\nListenFIFO=/run/cloud-init/hook-hotplug-cmd\n\n[Install]\nWantedBy=cloud-init.target\n' \
+    >"$pkgs/cloud-init/usr/lib/systemd/system/cloud-init-hotplugd.socket"
 }
 
 build_repo() {
@@ -150,6 +158,8 @@ build_repo() {
   kernel_package "$pkgs/linux"
   stand_in_packages "$pkgs" "$root"
   for name in "${EMPTY_PACKAGES[@]}"; do mkdir -p "$pkgs/$name"; done
+  mkdir -p "$pkgs/archlinux-keyring/usr/share/pacman/keyrings"
+  cp -a "$KEYRING_DIR/." "$pkgs/archlinux-keyring/usr/share/pacman/keyrings/"
   mv "$root" "$pkgs/base"
   for name in "$pkgs"/*; do
     make_package "${name##*/}" "$name" "arch-ami test package ${name##*/} (Debian $DEBIAN_SUITE binaries or a test stand-in)"
@@ -158,16 +168,16 @@ build_repo() {
   rm -rf "$work"
 }
 
-# A throwaway keyring, so `pacman-key --populate` works as with archlinux-keyring.
+# A throwaway keyring (written to DIR), so `pacman-key --populate` works as with archlinux-keyring.
 test_keyring() {
-  local root=$1 gnupg fpr
+  local dir=$1 gnupg fpr
   gnupg=$(mktemp -d)
   gpg --homedir "$gnupg" --batch --quiet --passphrase '' --quick-gen-key 'arch-ami test <test@arch-ami.invalid>' ed25519 sign never 2>/dev/null
   fpr=$(gpg --homedir "$gnupg" --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}')
-  mkdir -p "$root/usr/share/pacman/keyrings"
-  gpg --homedir "$gnupg" --export >"$root/usr/share/pacman/keyrings/archlinux.gpg"
-  printf '%s:4:\n' "$fpr" >"$root/usr/share/pacman/keyrings/archlinux-trusted"
-  : >"$root/usr/share/pacman/keyrings/archlinux-revoked"
+  mkdir -p "$dir"
+  gpg --homedir "$gnupg" --export >"$dir/archlinux.gpg"
+  printf '%s:4:\n' "$fpr" >"$dir/archlinux-trusted"
+  : >"$dir/archlinux-revoked"
   gpgconf --homedir "$gnupg" --kill all 2>/dev/null || true
   rm -rf "$gnupg"
 }
@@ -180,6 +190,8 @@ build_bootstrap() {
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
     "$DEBIAN_SUITE" "$root" "$DEBIAN_MIRROR" >&2
   rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/*
+  KEYRING_DIR=$work/keyrings
+  test_keyring "$KEYRING_DIR"
   build_repo "$root$REPO_PATH"
   cat >"$root/etc/pacman.conf" <<EOF
 # arch-ami TEST bootstrap: an unsigned local repository built by the tests (the official tarball ships
@@ -195,7 +207,8 @@ EOF
   mkdir -p "$root/etc/pacman.d"
   # shellcheck disable=SC2016 # $repo and $arch are pacman's variables
   printf 'Server = file://%s/$repo/os/$arch\n' "$REPO_PATH" >"$root/etc/pacman.d/mirrorlist"
-  test_keyring "$root"
+  mkdir -p "$root/usr/share/pacman/keyrings"
+  cp -a "$KEYRING_DIR/." "$root/usr/share/pacman/keyrings/"
   mkdir -p "$out"
   tar -C "$work" --numeric-owner -cf - root.x86_64 | zstd -q -T0 -3 -o "$out/bootstrap.tar.zst"
   rm -rf "$work"

@@ -34,6 +34,9 @@ describe("build hash", () => {
         ["repositorySnapshot", { repositorySnapshot: "2026.11.01" }],
         ["bootstrapDate", { bootstrapDate: "2026.11.01" }],
         ["bootstrapSha256", { bootstrapSha256: "b".repeat(64) }],
+        ["imageMirror", { imageMirror: "https://mirror.example/$repo/os/$arch" }],
+        ["rebuildToken (a fresh image on purpose)", { rebuildToken: "2026-11-26" }],
+        ["allowInsecureMirror", { allowInsecureMirror: true }],
     ];
     const seen = new Set([h0]);
     for (const [what, change] of imageChanges) {
@@ -44,6 +47,10 @@ describe("build hash", () => {
             seen.add(h);
         });
     }
+    it("gives each rebuildToken its own hash, and the empty token the default's", () => {
+        assert.equal(hashOf({ rebuildToken: "" }), h0);
+        assert.notEqual(hashOf({ rebuildToken: "a" }), hashOf({ rebuildToken: "b" }));
+    });
     it("treats packages in another order as another image", () => {
         assert.notEqual(hashOf({ packages: ["vim", "htop"] }), hashOf({ packages: ["htop", "vim"] }));
     });

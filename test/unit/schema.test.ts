@@ -33,7 +33,7 @@ describe("component package schema", () => {
         const expected = [
             "name", "description", "tags", "subnetId", "instanceType", "sshIngressCidrs", "associatePublicIp", "builderAmi",
             "volumeSize", "filesystem", "bootMode", "tpmSupport", "retainImages", "encryption", "regions", "sharing", "deprecationTime", "ssmParameterName", "verify", "kernel", "packages", "locale", "timezone", "hostname",
-            "defaultUser", "mirror", "repositorySnapshot", "bootstrapMethod", "bootstrapMirror", "bootstrapDate", "bootstrapSha256",
+            "defaultUser", "mirror", "imageMirror", "repositorySnapshot", "allowInsecureMirror", "rebuildToken", "bootstrapMethod", "bootstrapMirror", "bootstrapDate", "bootstrapSha256",
         ];
         assert.deepEqual(Object.keys(r.inputProperties).sort(), [...expected].sort());
         for (const [k, p] of Object.entries(r.inputProperties)) {

@@ -33,6 +33,19 @@ const cases: [string, Record<string, unknown>, RegExp][] = [
     ["timezone", { timezone: "../etc/passwd" }, /tz database zone/],
     ["defaultUser", { defaultUser: "root" }, /not root/],
     ["defaultUser", { defaultUser: "Admin" }, /user name/],
+    ...["yes", "no", "on", "off", "true", "false", "null", "y", "n"].map(
+        (w): [string, Record<string, unknown>, RegExp] => ["defaultUser", { defaultUser: w }, /not a word YAML reads as a boolean or null/],
+    ),
+    ["mirror", { mirror: "http://mirror.example/$repo/os/$arch" }, /an https:\/\/ URL: .*set allowInsecureMirror: true/],
+    ["imageMirror", { imageMirror: "http://mirror.example/$repo/os/$arch" }, /an https:\/\/ URL/],
+    ["imageMirror", { imageMirror: "file:///srv/repo/$repo/os/$arch" }, /http\(s\) URL .* that instances can reach/],
+    ["imageMirror", { imageMirror: "https://mirror.example/os" }, /containing "\$repo"/],
+    ["bootstrapMirror", { bootstrapMirror: "http://mirror.example" }, /an https:\/\/ URL/],
+    ["allowInsecureMirror", { allowInsecureMirror: "yes" }, /true or false/],
+    ["bootstrapDate", { bootstrapDate: "2024.03.01" }, /from 2024\.04\.01 on \(the first \.tar\.zst release/],
+    ["repositorySnapshot", { repositorySnapshot: "2023.06.15" }, /from 2024\.04\.01 on .*set "bootstrapDate" to a later release/],
+    ["bootstrapSha256", { bootstrapMethod: "pacstrap", bootstrapSha256: "a".repeat(64) }, /no value with bootstrapMethod "pacstrap"/],
+    ["rebuildToken", { rebuildToken: "a\nb" }, /one line/],
     ["mirror", { mirror: "ftp://mirror/$repo" }, /http\(s\) or file URL/],
     ["mirror", { mirror: "https://mirror.example/os" }, /containing "\$repo"/],
     ["repositorySnapshot", { repositorySnapshot: "2026.02.30" }, /YYYY.MM.DD/],
@@ -85,8 +98,41 @@ describe("argument validation", () => {
             repositorySnapshot: "2026.11.01",
             bootstrapDate: "2026.11.01",
             bootstrapSha256: "A".repeat(64),
+            imageMirror: "https://mirror.example/archlinux/$repo/os/$arch",
+            rebuildToken: "fresh-2026-11",
         });
         assert.ok(a);
         await settle();
+    });
+
+    it("accepts http mirrors with allowInsecureMirror: true", async () => {
+        const { resolveSettings } = await import("../../src/settings");
+        const s = resolveSettings("insecure", {
+            allowInsecureMirror: true,
+            mirror: "http://mirror.example/$repo/os/$arch",
+            imageMirror: "http://mirror.example/$repo/os/$arch",
+            bootstrapMirror: "http://mirror.example",
+        });
+        assert.equal(s.image.mirror, "http://mirror.example/$repo/os/$arch");
+    });
+
+    it("aligns the bootstrap source with repositorySnapshot unless given, and keeps a live image mirror", async () => {
+        const { resolveSettings, ARCHIVE, DEFAULTS } = await import("../../src/settings");
+        const s = resolveSettings("snap", { repositorySnapshot: "2026.11.17" });
+        assert.equal(s.image.mirror, `${ARCHIVE}/repos/2026/11/17/$repo/os/$arch`);
+        assert.equal(s.image.bootstrapDate, "2026.11.01");
+        assert.equal(s.bootstrapMirror, ARCHIVE);
+        assert.equal(s.image.imageMirror, DEFAULTS.imageMirror);
+        const both = resolveSettings("snap", { repositorySnapshot: "2026.11.17", bootstrapDate: "2026.10.01", bootstrapMirror: "https://m.example" });
+        assert.equal(both.image.bootstrapDate, "2026.10.01");
+        assert.equal(both.bootstrapMirror, "https://m.example");
+        const pinned = resolveSettings("snap", { repositorySnapshot: "2026.11.17", imageMirror: `${ARCHIVE}/repos/2026/11/17/$repo/os/$arch` });
+        assert.equal(pinned.image.imageMirror, pinned.image.mirror, "pinning the image to the snapshot is possible on purpose");
+    });
+
+    it("pins no hostname by default (instances take the metadata hostname)", async () => {
+        const { resolveSettings } = await import("../../src/settings");
+        assert.equal(resolveSettings("host", {}).image.hostname, "");
+        assert.equal(resolveSettings("host", { hostname: "web.example.com" }).image.hostname, "web.example.com");
     });
 });

@@ -1,0 +1,172 @@
+// Issue 9 (settings that survive first boot, hotplug, image mirror, initramfs, keyring, cleanup), two ways:
+// provision.sh's functions sourced on this machine (both hostname cases, the rendered cloud-init config
+// parsed with PyYAML as cloud-init parses it, the work-directory guard against mounts), and the image the
+// real provisioning run built in the local surrogate (test-image.sh).
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { AttachedImage, sh } from "./attach";
+import { TestImage, repo, skipUnlessCapable, testImage } from "./testImage";
+import { DEFAULTS } from "../../src/settings";
+
+const skip = skipUnlessCapable();
+const provision = path.join(repo, "provision/provision.sh");
+
+/** Runs bash with provision.sh sourced (its main does not run), then SCRIPT. */
+function withProvision(script: string, env: Record<string, string> = {}) {
+    return spawnSync("bash", ["-c", `set -Eeuo pipefail; source '${provision}'; ${script}`], {
+        encoding: "utf8",
+        env: { ...process.env, ...env },
+    });
+}
+
+/** cloud-init reads its config with PyYAML's safe_load (YAML 1.1: yes/no/on/off are booleans). */
+function cloudInitYaml(file: string): Record<string, unknown> {
+    const r = spawnSync("python3", ["-c", "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))", file], { encoding: "utf8" });
+    assert.equal(r.status, 0, `PyYAML (apt package python3-yaml, installed by scripts/setup): ${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+describe("provision.sh functions (sourced)", () => {
+    const target = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-target-"));
+    fs.mkdirSync(path.join(target, "etc"), { recursive: true });
+
+    function render(hostname: string, user = "arch") {
+        const r = withProvision(
+            `TARGET='${target}'; CFG[HOSTNAME]='${hostname}'; CFG[DEFAULT_USER]='${user}'; CFG[LOCALE]=de_DE.UTF-8; configure_hostname; configure_cloud_init`,
+        );
+        assert.equal(r.status, 0, r.stderr);
+        const cfg = cloudInitYaml(path.join(target, "etc/cloud/cloud.cfg.d/90-arch-ami.cfg"));
+        const hostnameFile = path.join(target, "etc/hostname");
+        return { cfg, hostname: fs.existsSync(hostnameFile) ? fs.readFileSync(hostnameFile, "utf8") : undefined };
+    }
+
+    it("keeps an explicit hostname: /etc/hostname plus preserve_hostname true", () => {
+        const { cfg, hostname } = render("build.example.com");
+        assert.equal(hostname, "build.example.com\n");
+        assert.equal(cfg.preserve_hostname, true);
+    });
+    it("without a hostname pins none: no /etc/hostname, preserve_hostname false (the metadata hostname wins)", () => {
+        const { cfg, hostname } = render("");
+        assert.equal(hostname, undefined);
+        assert.equal(cfg.preserve_hostname, false);
+    });
+    it("turns cloud-init's locale module off (a string cloud-init's util.is_false reads as false)", () => {
+        const { cfg } = render("");
+        assert.equal(cfg.locale, "false");
+    });
+    it("renders the default user as a YAML string", () => {
+        const { cfg } = render("", "arch");
+        const user = (cfg.system_info as { default_user: { name: unknown } }).default_user.name;
+        assert.equal(user, "arch");
+    });
+    for (const word of ["yes", "No", "on", "OFF", "true", "null", "y"]) {
+        it(`read_config refuses DEFAULT_USER=${word} (YAML would not read a string)`, () => {
+            const conf = path.join(target, "bad.conf");
+            fs.writeFileSync(conf, `VOLUME_ID=vol-0123\nBOOTSTRAP_TARBALL=/x\nFILESYSTEM=ext4\nKERNEL=linux\nLOCALE=C\nTIMEZONE=UTC\nDEFAULT_USER=${word}\nMIRROR=file:///x\nIMAGE_MIRROR=https://m/$repo\n`);
+            const r = withProvision(`read_config '${conf}'`);
+            assert.equal(r.status, 2);
+            assert.match(r.stderr, new RegExp(`DEFAULT_USER '${word}' is not a user name YAML reads as a string`));
+        });
+    }
+    after(() => fs.rmSync(target, { recursive: true, force: true }));
+});
+
+describe("work directory cleanup never removes what is mounted below it", { skip }, () => {
+    let work = "";
+    let outside = "";
+    before(() => {
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-work-"));
+        outside = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-outside-"));
+        fs.writeFileSync(path.join(outside, "canary"), "must survive");
+        fs.mkdirSync(path.join(work, "root.x86_64/dev"), { recursive: true });
+        sh("mount", ["--bind", outside, path.join(work, "root.x86_64/dev")]);
+    });
+    after(() => {
+        spawnSync("umount", ["-l", path.join(work, "root.x86_64/dev")]);
+        fs.rmSync(work, { recursive: true, force: true });
+        fs.rmSync(outside, { recursive: true, force: true });
+    });
+    const vars = () => `WORK='${work}'; BOOT_ROOT='${work}/root.x86_64'`;
+
+    it("fails loudly and removes nothing when a mount cannot be released", () => {
+        // A mount that will not go away (busy, or a failing umount): simulated by an umount that fails.
+        const r = withProvision(`${vars()}; umount() { return 1; }; release_mounts; remove_work`);
+        assert.equal(r.status, 1, r.stdout + r.stderr);
+        assert.match(r.stderr, /could not unmount .*root\.x86_64\/dev/);
+        assert.match(r.stderr, /NOT removing .*: still mounted below it: .*root\.x86_64\/dev/);
+        assert.equal(fs.readFileSync(path.join(outside, "canary"), "utf8"), "must survive");
+        assert.ok(fs.existsSync(work), "work directory kept");
+        assert.match(sh("findmnt", ["-rno", "TARGET"]), new RegExp(`${work}/root\\.x86_64/dev`));
+    });
+    it("unmounts, then removes the work directory and nothing outside it", () => {
+        const r = withProvision(`${vars()}; release_mounts; remove_work`);
+        assert.equal(r.status, 0, r.stderr);
+        assert.ok(!fs.existsSync(work), "work directory removed");
+        assert.equal(fs.readFileSync(path.join(outside, "canary"), "utf8"), "must survive");
+    });
+});
+
+describe("provisioned image: issue 9 configuration", { skip }, () => {
+    let t: TestImage;
+    let img: AttachedImage;
+    before(() => {
+        t = testImage();
+        img = new AttachedImage(t.image);
+    });
+    after(() => img?.detach());
+    const lastRun = () => t.log.slice(t.log.lastIndexOf("=== surrogate command 05-provision ==="));
+
+    it("keeps locale and the explicit hostname through cloud-init's first boot (rendered config)", () => {
+        const cfg = cloudInitYaml(img.p("etc/cloud/cloud.cfg.d/90-arch-ami.cfg"));
+        assert.equal(cfg.locale, "false", "locale module off: /etc/locale.gen and locale.conf stay as built");
+        assert.equal(cfg.preserve_hostname, true);
+        assert.equal(img.read("etc/hostname"), "arch-test\n");
+        assert.equal(img.read("etc/locale.conf"), "LANG=en_US.UTF-8\n");
+        assert.equal((cfg.system_info as { default_user: { name: unknown } }).default_user.name, "arch");
+    });
+    it("enables cloud-init's hotplug socket", () => {
+        const link = img.p("etc/systemd/system/cloud-init.target.wants/cloud-init-hotplugd.socket");
+        assert.ok(fs.lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink(), "cloud-init-hotplugd.socket enabled");
+    });
+    it("writes imageMirror (the default geo mirror), not the build mirror, into the image's mirrorlist", () => {
+        const servers = img.read("etc/pacman.d/mirrorlist").split("\n").filter((l) => l.startsWith("Server"));
+        assert.deepEqual(servers, [`Server = ${DEFAULTS.imageMirror}`]);
+        assert.match(lastRun(), /mirror file:\/\/\/srv\/arch-ami-test-repo/, "the build itself used the test repository");
+    });
+    it("builds the initramfs without the kms hook and without DRM drivers", () => {
+        const hooks = img.read("etc/mkinitcpio.conf.d/10-arch-ami.conf").match(/^HOOKS=\((.*)\)$/m)![1].split(" ");
+        assert.ok(!hooks.includes("kms"), `HOOKS ${hooks.join(" ")}`);
+        const files = execFileSync("sh", ["-c", `zcat '${img.p("boot/initramfs-linux.img")}' | cpio -t --quiet`], { encoding: "utf8" });
+        assert.ok(files.split("\n").length > 10, "initramfs listed");
+        assert.doesNotMatch(files, /drivers\/gpu\/|\/drm\//);
+    });
+    it("has a fallback .network that never competes with the primary route nor waits for absent NICs", () => {
+        const n = img.read("etc/systemd/network/80-arch-ami-dhcp.network");
+        assert.match(n, /\[Link\]\nRequiredForOnline=no/);
+        assert.match(n, /\[DHCPv4\][^[]*RouteMetric=2048/);
+        assert.match(n, /\[IPv6AcceptRA\]\nRouteMetric=2048/);
+    });
+    it("orders pacman-init before the keyring WKD sync and after time-sync.target without pulling it in", () => {
+        const u = img.read("etc/systemd/system/pacman-init.service");
+        assert.match(u, /^Before=.*\barchlinux-keyring-wkd-sync\.service\b/m);
+        assert.match(u, /^After=time-sync\.target$/m);
+        assert.doesNotMatch(u, /^Wants=/m);
+    });
+    it("installs dhcpcd as cloud-init's dhcp-client", () => {
+        assert.ok(fs.existsSync(img.p("var/lib/pacman/local/dhcpcd-1.0-1")));
+    });
+    it("refreshed the bootstrap root's archlinux-keyring from the repository before pacstrap", () => {
+        const run = lastRun();
+        assert.match(run, /keyring: archlinux-keyring \(none\) in the bootstrap root, 1\.0-1 in the repositories: refreshing/);
+        assert.match(run, /keyring: archlinux-keyring 1\.0-1 populated/);
+        assert.ok(run.indexOf("keyring: archlinux-keyring 1.0-1 populated") < run.indexOf("==> [6/9] pacstrap"));
+    });
+    it("never removed the work directory while something below it was mounted (the re-run after failures)", () => {
+        assert.doesNotMatch(t.log, /NOT removing/);
+        assert.match(lastRun(), /previous state: cleaning leftovers/);
+    });
+});
