@@ -68,7 +68,7 @@ sha256_of() {
 }
 
 cleanup() {
-  ((${#PARTIAL[@]} == 0)) || rm -f "${PARTIAL[@]}"
+  ((${#PARTIAL[@]} == 0)) || rm -rf "${PARTIAL[@]}"
   [[ -z $GNUPG_HOME ]] || { gpgconf --homedir "$GNUPG_HOME" --kill all 2>/dev/null || true; rm -rf "$GNUPG_HOME"; }
 }
 
@@ -152,10 +152,11 @@ release_keyring() {
   chmod 700 "$GNUPG_HOME"
   if [[ ! -s $keyfile ]]; then
     mkdir -p "$CACHE"
-    : >"$keyfile.part"
-    for url in "${RELEASE_KEY_URLS[@]}"; do fetch "$url" >>"$keyfile.part" 2>/dev/null && break; done
-    [[ -s $keyfile.part ]] || { rm -f "$keyfile.part"; die "could not fetch the Arch release signing key from ${RELEASE_KEY_URLS[*]}"; }
-    mv "$keyfile.part" "$keyfile"
+    local part
+    part=$(mktemp "$keyfile.XXXXXX.part")
+    for url in "${RELEASE_KEY_URLS[@]}"; do fetch "$url" >>"$part" 2>/dev/null && break; done
+    [[ -s $part ]] || { rm -f "$part"; die "could not fetch the Arch release signing key from ${RELEASE_KEY_URLS[*]}"; }
+    mv "$part" "$keyfile"
   fi
   gpg --homedir "$GNUPG_HOME" --batch --quiet --import "$keyfile" 2>/dev/null || true
   imported=$(gpg --homedir "$GNUPG_HOME" --batch --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr/ {print $10}')
@@ -212,8 +213,11 @@ official_tarball() {
     verify_signature "$file" "$file.sig"
     PARTIAL=()
   else
-    part=$file.part
-    PARTIAL=("$part" "$part.sig")
+    # A download folder of its own: two builds (two components, two stacks) may fetch the same release at once.
+    local partdir
+    partdir=$(mktemp -d "$CACHE/.download.XXXXXX")
+    part=$partdir/$name
+    PARTIAL=("$partdir")
     log "downloading $base/iso/$date/$name"
     fetch --output "$part" "$base/iso/$date/$name" || die "download from $base failed"
     actual=$(sha256_of "$part")
@@ -222,6 +226,7 @@ official_tarball() {
     verify_signature "$part" "$part.sig"
     mv "$part.sig" "$file.sig"
     mv "$part" "$file"
+    rmdir "$partdir"
     PARTIAL=()
   fi
   check_pinned "$sum"

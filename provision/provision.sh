@@ -425,6 +425,11 @@ configure_ssh_and_first_boot() {
   mkdir -p "$TARGET/etc/ssh/sshd_config.d"
   printf 'PermitRootLogin no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n' \
     >"$TARGET/etc/ssh/sshd_config.d/90-arch-ami.conf"
+  # Arch's sshdgenkeys.service (ssh-keygen -A, pulled in by sshd) is not ordered against cloud-init,
+  # which deletes the image's keys and writes the instance's (or those given in user data): keygen after it.
+  mkdir -p "$TARGET/etc/systemd/system/sshdgenkeys.service.d"
+  printf '[Unit]\nAfter=cloud-init-network.service cloud-init.service\n' \
+    >"$TARGET/etc/systemd/system/sshdgenkeys.service.d/90-arch-ami.conf"
   cat >"$TARGET/etc/systemd/system/pacman-init.service" <<'EOF'
 [Unit]
 Description=Initializes the pacman keyring on first boot

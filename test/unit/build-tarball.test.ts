@@ -133,6 +133,26 @@ describe("build-tarball.sh (official method)", () => {
         assert.match(r.stderr, /WARNING: ARCH_AMI_TEST_TRUST_ANCHORS=.* REPLACES THE PINNED ARCH RELEASE KEYS/);
     });
 
+    it("two builds downloading the same release into one cache at once both succeed (no shared part file)", async () => {
+        const cache = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-cache-"));
+        const env = { PATH: process.env.PATH!, HOME: os.tmpdir(), ARCH_AMI_TEST_TRUST_ANCHORS: trust, ...componentEnv(), ARCH_AMI_CACHE: cache };
+        const one = () =>
+            new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+                const p = spawn("/bin/bash", [script], { env });
+                let out = "";
+                let err = "";
+                p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+                p.stderr.on("data", (d: Buffer) => (err += d.toString()));
+                p.on("close", (code) => resolve({ code, out, err }));
+            });
+        const runs = await Promise.all([one(), one(), one()]);
+        for (const r of runs) {
+            assert.equal(r.code, 0, r.err);
+            assert.equal(JSON.parse(r.out.trim().split("\n").pop()!).sha256, sha(good));
+        }
+        assert.deepEqual(fs.readdirSync(cache).filter((f) => f.startsWith(".download")), [], "no download folder left behind");
+    });
+
     it("refuses a tarball signed by a key that is not pinned", () => {
         refused(run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.09.01" }), /signature of archlinux-bootstrap-2026\.09\.01-x86_64\.tar\.zst(\.part)? is not by a pinned Arch release signing key/);
     });
