@@ -5,7 +5,7 @@
 set -Eeuo pipefail
 
 # ---- variants as data --------------------------------------------------------------------------------
-PACKAGES=(base mkinitcpio grub efibootmgr openssh sudo cloud-init cloud-guest-utils gptfdisk netplan dosfstools)
+PACKAGES=(base mkinitcpio grub efibootmgr openssh sudo cloud-init cloud-guest-utils gptfdisk netplan dosfstools dhcpcd)
 declare -A FS_PACKAGES=([ext4]=e2fsprogs [btrfs]=btrfs-progs)
 SERVICES=(sshd systemd-networkd systemd-resolved systemd-timesyncd systemd-time-wait-sync pacman-init
   cloud-init-main cloud-init-local cloud-init-network cloud-config cloud-final)
