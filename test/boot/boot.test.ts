@@ -27,7 +27,7 @@ function checkBoot(r: BootResult, expectedUuid: string, device: string, fstype =
     assert.match(r.serial, /GNU GRUB  version/, "GRUB's menu reached the serial console");
     assert.match(r.serial, /Loading Linux linux \.\.\./, "GRUB's own output reached the serial console");
     assert.match(r.serial, new RegExp(`Command line: \\S+ root=UUID=${expectedUuid} .*${esc(CMDLINE)}`), "the kernel got the EC2 command line");
-    assert.match(r.serial, new RegExp(`initramfs: root UUID=${expectedUuid} found at ${esc(device)} by UUID`));
+    assert.match(r.serial, new RegExp(`initramfs: root UUID=${expectedUuid} found at ${esc(device)} by UUID, mounted rw`));
     const dev = device.replace("/dev/", "");
     if (fstype === "ext4") assert.match(r.serial, new RegExp(`EXT4-fs \\(${dev}\\): mounted filesystem ${expectedUuid}`));
     else assert.match(r.serial, new RegExp(`BTRFS info \\(device ${dev}\\)`));

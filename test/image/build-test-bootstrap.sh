@@ -94,6 +94,8 @@ build_payload_root() {
 archify_payload() {
   local root=$1
   find "$root/etc/systemd/system" -mindepth 1 -delete
+  # Arch has no SysV init scripts (systemd would wrap Debian's /etc/init.d/ssh as a second sshd unit).
+  find "$root/etc/init.d" "$root"/etc/rc?.d -mindepth 1 -delete 2>/dev/null || true
   rm -f "$root"/etc/ssh/ssh_host_* "$root/etc/resolv.conf"
   chroot "$root" groupadd -r wheel
   sed -i -E 's/^hosts:.*/hosts: mymachines resolve [!UNAVAIL=return] files myhostname dns/' "$root/etc/nsswitch.conf"
@@ -177,6 +179,10 @@ split_payload() {
   done
   # GRUB's defaults file (Debian creates it in a maintainer script).
   install -Dm644 "$out/grub/usr/share/grub/default/grub" "$out/grub/etc/default/grub"
+  # Arch's grub-mkconfig boots the kernel with "rw" (Debian's with "ro"): the root comes up writable, so
+  # systemd can create /etc/machine-id, which the image ships without, on the first boot.
+  sed -i -E 's/(root=\$\{linux_root_device_thisversion\}) ro /\1 rw /' "$out/grub/etc/grub.d/10_linux"
+  grep -q 'linux_root_device_thisversion} rw ' "$out/grub/etc/grub.d/10_linux" || die "could not make grub-mkconfig use rw"
 }
 
 kernel_package() {
