@@ -13,6 +13,11 @@ export type Firmware = (typeof Firmware)[keyof typeof Firmware];
 export const Bus = { Nvme: "nvme", Virtio: "virtio" } as const;
 export type Bus = (typeof Bus)[keyof typeof Bus];
 
+/** Serial output as text: no CR, no terminal colour/control sequences (systemd colours its status lines). */
+export function plain(serial: string): string {
+    return serial.replace(/\r/g, "").replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07/g, "");
+}
+
 /** agetty's prompt: "<hostname> login: " at the start of a line. */
 export const LOGIN_PROMPT = /^(\S+) login: /m;
 const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
@@ -117,7 +122,7 @@ export async function boot(disk: string, o: BootOptions): Promise<BootResult> {
         const code = await new Promise<number | null>((r) => qemu.on("exit", (c) => r(c)));
         clearTimeout(timer);
         clearInterval(poll);
-        const serial = fs.existsSync(serialLog) ? fs.readFileSync(serialLog, "latin1").replace(/\r/g, "") : "";
+        const serial = fs.existsSync(serialLog) ? plain(fs.readFileSync(serialLog, "utf8")) : "";
         if (!timedOut && !stopped && code !== 0) {
             throw new Error(`qemu exited with ${code}: ${stderr}`);
         }

@@ -9,7 +9,7 @@ import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Bus, Firmware, machineArgs } from "../boot/qemu";
+import { Bus, Firmware, machineArgs, plain } from "../boot/qemu";
 import { Instance, RequestRecord } from "./imds";
 
 const repo = path.resolve(__dirname, "../..");
@@ -111,7 +111,7 @@ export class Vm {
 
     /** The serial console output of the current power cycle so far. */
     serial(): string {
-        return fs.existsSync(this.serialTmp) ? fs.readFileSync(this.serialTmp, "latin1").replace(/\r/g, "") : "";
+        return fs.existsSync(this.serialTmp) ? plain(fs.readFileSync(this.serialTmp, "utf8")) : "";
     }
 
     /** An SMBIOS system UUID starting with "ec2", derived from the instance id (as EC2's are). */
