@@ -18,7 +18,7 @@ PAYLOAD_DEBS=(kmod locales tzdata busybox-static cpio gzip xz-utils grub-common 
   grub-efi-amd64-bin cloud-guest-utils gdisk btrfs-progs e2fsprogs dosfstools sudo
   systemd systemd-sysv udev systemd-resolved systemd-timesyncd libpam-systemd libnss-resolve libnss-myhostname
   dbus iproute2 openssh-server openssh-client openssh-sftp-server cloud-init netplan.io netplan-generator
-  dhcpcd-base pacman-package-manager gnupg login passwd procps less)
+  dhcpcd-base pacman-package-manager makepkg gnupg login passwd procps less)
 # Arch package name -> Debian packages whose files it gets (the rest of the payload is "base").
 declare -A SPLIT=(
   [grub]="grub-common grub2-common grub-pc-bin grub-efi-amd64-bin"
@@ -35,7 +35,7 @@ EMPTY_PACKAGES=(efibootmgr)
 KERNEL_MODULE_DIRS=(arch block crypto fs lib mm virt net drivers/acpi drivers/ata drivers/block drivers/char
   drivers/md drivers/net/ethernet/amazon drivers/net/virtio_net.ko.xz drivers/net/net_failover.ko.xz
   drivers/nvme drivers/scsi drivers/virtio drivers/xen drivers/firmware drivers/input drivers/platform drivers/rtc
-  drivers/crypto)
+  drivers/crypto drivers/hv)
 BOOTSTRAP_DEBS=(pacman-package-manager makepkg arch-install-scripts gnupg zstd libarchive-tools util-linux)
 REPO_PATH=/srv/arch-ami-test-repo
 # cloud-init/cloud.cfg.tmpl is canonical/cloud-init's config/cloud.cfg.tmpl at this tag: the version
@@ -97,6 +97,9 @@ archify_payload() {
   # Arch has no SysV init scripts (systemd would wrap Debian's /etc/init.d/ssh as a second sshd unit).
   find "$root/etc/init.d" "$root"/etc/rc?.d -mindepth 1 -delete 2>/dev/null || true
   rm -f "$root"/etc/ssh/ssh_host_* "$root/etc/resolv.conf"
+  # Debian's D-Bus policy making systemd-localed read-only (Debian manages /etc/default/locale); Arch's
+  # systemd lets root set the locale, which cloud-init's locale module does with localectl.
+  rm -f "$root/usr/share/dbus-1/system.d/systemd-localed-read-only.conf"
   chroot "$root" groupadd -r wheel
   sed -i -E 's/^hosts:.*/hosts: mymachines resolve [!UNAVAIL=return] files myhostname dns/' "$root/etc/nsswitch.conf"
   arch_openssh_units "$root"
@@ -152,11 +155,34 @@ arch_cloud_init_config() {
   [[ $version == "$CLOUD_INIT_TEMPLATE_VERSION"* ]] ||
     die "cloud-init $version in $DEBIAN_SUITE, but cloud-init/cloud.cfg.tmpl is from $CLOUD_INIT_TEMPLATE_VERSION: refresh it"
   find "$root/etc/cloud/cloud.cfg.d" -mindepth 1 ! -name 05_logging.cfg ! -name README -delete
-  cp "$here/cloud-init/cloud.cfg.tmpl" "$root/var/tmp/cloud.cfg.tmpl"
-  chroot "$root" python3 -c 'from cloudinit import templater
-templater.render_template("arch", "/var/tmp/cloud.cfg.tmpl", "/etc/cloud/cloud.cfg", True, prefix="/usr")'
-  rm "$root/var/tmp/cloud.cfg.tmpl"
+  render_arch "$root" cloud.cfg.tmpl /etc/cloud/cloud.cfg
   grep -q '^  distro: arch' "$root/etc/cloud/cloud.cfg" || die "rendered cloud.cfg is not the arch variant"
+  # The systemd units are templates too: Debian's (variant debian) run the local stage before
+  # sysinit.target, without D-Bus; Arch's keep the default dependencies (hostnamectl needs D-Bus there).
+  local unit generator
+  for unit in cloud-init-local cloud-init-main cloud-init-network; do
+    [[ -f $root/usr/lib/systemd/system/$unit.service ]] || die "cloud-init package has no $unit.service"
+    render_arch "$root" "$unit.service.tmpl" "/usr/lib/systemd/system/$unit.service"
+  done
+  grep -q '^DefaultDependencies=no' "$root/usr/lib/systemd/system/cloud-init-local.service" && die "cloud-init-local.service is not the arch variant"
+  generator=""
+  for unit in usr/lib/systemd/system-generators lib/systemd/system-generators; do
+    [[ -f $root/$unit/cloud-init-generator && ! -L $root/$unit/cloud-init-generator ]] && generator=$unit/cloud-init-generator && break
+  done
+  [[ -n $generator ]] || die "cloud-init package has no systemd generator"
+  render_arch "$root" cloud-init-generator.tmpl "/$generator"
+  chmod 755 "$root/$generator"
+}
+
+# render_arch ROOT TEMPLATE DEST: renders test/image/cloud-init/TEMPLATE (canonical/cloud-init's, at the
+# version Debian ships) for the "arch" variant with cloud-init's own templater, inside ROOT.
+render_arch() {
+  local root=$1 template=$2 dest=$3
+  cp "$here/cloud-init/$template" "$root/var/tmp/$template"
+  chroot "$root" python3 -c 'import sys
+from cloudinit import templater
+templater.render_template("arch", sys.argv[1], sys.argv[2], sys.argv[2].endswith(".cfg"), prefix="/usr")' "/var/tmp/$template" "$dest"
+  rm "$root/var/tmp/$template"
 }
 
 # usrmerge: dpkg lists /bin/x, /lib/x, the root holds them below /usr.
