@@ -80,6 +80,9 @@ export async function launch(image: string, name: string, firmware: Firmware, bu
 export const REPORT = String.raw`
 sec() { printf '\n=== %s\n' "$1"; }
 disk=$(lsblk -npo PKNAME "$(findmnt -no SOURCE /)")
+# The boot may still be going on after the first SSH login: wait for cloud-init and systemd to finish.
+sudo cloud-init status --wait >/dev/null 2>&1
+systemctl is-system-running --wait >/dev/null 2>&1
 sec boot-id; cat /proc/sys/kernel/random/boot_id
 sec btime; awk '/^btime/ {print $2}' /proc/stat
 sec is-system-running; systemctl is-system-running 2>&1
