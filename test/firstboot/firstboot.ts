@@ -94,6 +94,7 @@ sec cloud-init-warnings; sudo grep -E '\[(WARNING|ERROR|CRITICAL)\]' /var/log/cl
 sec imdsv2; sudo grep -c 'Fetching Ec2 IMDSv2 API Token' /var/log/cloud-init.log
 sec hostname; hostname
 sec root-bytes; findmnt -bno SIZE /
+sec root-part-bytes; lsblk -bdno SIZE "$(findmnt -no SOURCE /)"
 sec root-fstype; findmnt -no FSTYPE /
 sec disk-bytes; lsblk -bdno SIZE "$disk"
 sec netplan; sudo cat /etc/netplan/50-cloud-init.yaml
