@@ -181,47 +181,53 @@ describe("first boot as on EC2 (IMDSv2, real systemd, cloud-init, OpenSSH)", { s
         const net = "10.0.2.0/24";
         const l = await launch(image, "uefi-nvme", Firmware.Uefi, Bus.Nvme, instance("i-0a1b2c3d4e5f60001", net, key), net, work, key);
         vms.push(l.vm);
-        first = await proveFirstBoot(l, key, other, "ext4");
+        try {
+            first = await proveFirstBoot(l, key, other, "ext4");
 
-        // Reboot the same instance.
-        await l.vm.ssh("sudo systemctl reboot", { key: key.privateKey, timeoutSeconds: 30 });
-        const rebootStart = Date.now();
-        await new Promise((r) => setTimeout(r, 5000));
-        let booted: Map<string, string> | undefined;
-        while (Date.now() - rebootStart < SSH_TIMEOUT * 1000) {
-            const r = await l.vm.ssh("cat /proc/sys/kernel/random/boot_id", { key: key.privateKey, timeoutSeconds: 30 });
-            if (r.status === 0 && r.stdout.trim() !== first.bootId) {
-                booted = await facts(l.vm, key);
-                break;
+            // Reboot the same instance.
+            await l.vm.ssh("sudo systemctl reboot", { key: key.privateKey, timeoutSeconds: 30 });
+            const rebootStart = Date.now();
+            await new Promise((r) => setTimeout(r, 5000));
+            let booted: Map<string, string> | undefined;
+            while (Date.now() - rebootStart < SSH_TIMEOUT * 1000) {
+                const r = await l.vm.ssh("cat /proc/sys/kernel/random/boot_id", { key: key.privateKey, timeoutSeconds: 30 });
+                if (r.status === 0 && r.stdout.trim() !== first.bootId) {
+                    booted = await facts(l.vm, key);
+                    break;
+                }
+                await new Promise((res) => setTimeout(res, 2000));
             }
-            await new Promise((res) => setTimeout(res, 2000));
+            assert.ok(booted, `the instance came back after the reboot; serial:\n${l.vm.serial().slice(-3000)}`);
+            console.log(`uefi-nvme: reboot to SSH login ${((Date.now() - rebootStart) / 1000).toFixed(1)} s`);
+            assert.deepEqual(l.vm.hostKeys(), first.hostKeys, "host keys kept across the reboot");
+            assert.equal(section(booted, "machine-id"), first.machineId, "machine-id kept across the reboot");
+            const sem = semaphores(booted);
+            for (const m of PER_INSTANCE) {
+                assert.ok(first.sem.has(m), `per-instance module ${m} ran on first boot`);
+                assert.equal(sem.get(m), first.sem.get(m), `per-instance module ${m} did not run again`);
+            }
+            provePacmanInit(booted, false);
+            assert.equal(section(booted, "is-system-running"), "running", `failed units:\n${booted.get("failed-units")}`);
+            const status = JSON.parse(section(booted, "cloud-init-status")) as { status: string; recoverable_errors: object };
+            assert.equal(status.status, "done");
+            assert.deepEqual(status.recoverable_errors, {});
+        } finally {
+            await l.vm.tearDown();
         }
-        assert.ok(booted, `the instance came back after the reboot; serial:\n${l.vm.serial().slice(-3000)}`);
-        console.log(`uefi-nvme: reboot to SSH login ${((Date.now() - rebootStart) / 1000).toFixed(1)} s`);
-        assert.deepEqual(l.vm.hostKeys(), first.hostKeys, "host keys kept across the reboot");
-        assert.equal(section(booted, "machine-id"), first.machineId, "machine-id kept across the reboot");
-        const sem = semaphores(booted);
-        for (const m of PER_INSTANCE) {
-            assert.ok(first.sem.has(m), `per-instance module ${m} ran on first boot`);
-            assert.equal(sem.get(m), first.sem.get(m), `per-instance module ${m} did not run again`);
-        }
-        provePacmanInit(booted, false);
-        assert.equal(section(booted, "is-system-running"), "running", `failed units:\n${booted.get("failed-units")}`);
-        const status = JSON.parse(section(booted, "cloud-init-status")) as { status: string; recoverable_errors: object };
-        assert.equal(status.status, "done");
-        assert.deepEqual(status.recoverable_errors, {});
-        await l.vm.tearDown();
     });
 
     it("SeaBIOS + virtio: a second launch of the same image (another instance id) gets its own host keys and machine-id", { timeout: (SSH_TIMEOUT + 900) * 1000 }, async () => {
         const net = "10.0.3.0/24";
         const l = await launch(image, "bios-virtio", Firmware.Bios, Bus.Virtio, instance("i-0a1b2c3d4e5f60002", net, key), net, work, key);
         vms.push(l.vm);
-        const second = await proveFirstBoot(l, key, other, "ext4");
-        assert.ok(first, "the first launch ran");
-        assert.notEqual(second.machineId, first.machineId, "machine-id differs between launches");
-        for (const k of second.hostKeys) assert.ok(!first.hostKeys.includes(k), `host key ${k.slice(0, 40)}… differs between launches`);
-        await l.vm.tearDown();
+        try {
+            const second = await proveFirstBoot(l, key, other, "ext4");
+            assert.ok(first, "the first launch ran");
+            assert.notEqual(second.machineId, first.machineId, "machine-id differs between launches");
+            for (const k of second.hostKeys) assert.ok(!first.hostKeys.includes(k), `host key ${k.slice(0, 40)}… differs between launches`);
+        } finally {
+            await l.vm.tearDown();
+        }
     });
 
     it("btrfs image, UEFI + NVMe: first boot with the root grown and SSH login", { timeout: (SSH_TIMEOUT + 900) * 1000 }, async () => {
@@ -229,7 +235,10 @@ describe("first boot as on EC2 (IMDSv2, real systemd, cloud-init, OpenSSH)", { s
         const btrfs = testImage("btrfs").image;
         const l = await launch(btrfs, "btrfs-uefi-nvme", Firmware.Uefi, Bus.Nvme, instance("i-0a1b2c3d4e5f60003", net, key), net, work, key);
         vms.push(l.vm);
-        await proveFirstBoot(l, key, other, "btrfs");
-        await l.vm.tearDown();
+        try {
+            await proveFirstBoot(l, key, other, "btrfs");
+        } finally {
+            await l.vm.tearDown();
+        }
     });
 });
