@@ -9,7 +9,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 
 SURROGATE_PACKAGES=(linux-image-amd64 systemd-sysv udev kmod gdisk dosfstools e2fsprogs btrfs-progs
-  zstd util-linux fdisk sudo)
+  zstd util-linux fdisk sudo dbus)
 
 write_surrogate_unit() {
   local root=$1

@@ -2,37 +2,47 @@
 # Builds the TEST bootstrap tarball: what the official archlinux-bootstrap tarball provides to
 # provision.sh (root.x86_64/ with pacman, pacstrap, arch-chroot, a keyring to populate), plus a small
 # package repository at /srv/arch-ami-test-repo whose packages carry the real Arch names provision.sh
-# installs. Real programs come from Debian packages (kernel + modules, busybox, GRUB for both targets,
-# growpart, sgdisk, mkfs/fsck); Arch-only tools are minimal stand-ins (stand-ins/). Cached.
+# installs. Everything that runs at first boot is a real program from Debian 13 (trixie): systemd as
+# PID 1 with udev, networkd, resolved, timesyncd, logind and journald; cloud-init with its Python
+# dependencies and netplan; OpenSSH; sudo; dhcpcd; the kernel; growpart; GRUB for both targets;
+# sgdisk, mkfs/fsck; pacman-key. Only mkinitcpio (an Arch build tool) is a stand-in (stand-ins/).
+# cloud-init's /etc/cloud/cloud.cfg is rendered from cloud-init's own template for the "arch" variant,
+# as Arch's package does. Cached.
 set -Eeuo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=test/image/lib.sh
 source "$here/lib.sh"
 
 # Debian packages in the payload (what the test image's userland is made of).
-PAYLOAD_DEBS=(kmod locales tzdata busybox-static cpio gzip grub-common grub2-common grub-pc-bin
-  grub-efi-amd64-bin cloud-guest-utils gdisk btrfs-progs e2fsprogs dosfstools sudo)
+PAYLOAD_DEBS=(kmod locales tzdata busybox-static cpio gzip xz-utils grub-common grub2-common grub-pc-bin
+  grub-efi-amd64-bin cloud-guest-utils gdisk btrfs-progs e2fsprogs dosfstools sudo
+  systemd systemd-sysv udev systemd-resolved systemd-timesyncd libpam-systemd libnss-resolve libnss-myhostname
+  dbus iproute2 openssh-server openssh-client openssh-sftp-server cloud-init netplan.io netplan-generator
+  dhcpcd-base pacman-package-manager makepkg gnupg login passwd procps less)
 # Arch package name -> Debian packages whose files it gets (the rest of the payload is "base").
 declare -A SPLIT=(
   [grub]="grub-common grub2-common grub-pc-bin grub-efi-amd64-bin"
   [gptfdisk]=gdisk [btrfs-progs]=btrfs-progs [e2fsprogs]=e2fsprogs [dosfstools]=dosfstools
   [cloud-guest-utils]=cloud-guest-utils [sudo]=sudo
+  [systemd]="systemd systemd-sysv udev systemd-resolved systemd-timesyncd libpam-systemd libnss-resolve libnss-myhostname libsystemd-shared"
+  [openssh]="openssh-server openssh-client openssh-sftp-server"
+  [cloud-init]=cloud-init [netplan]="netplan.io netplan-generator python3-netplan libnetplan1" [dhcpcd]=dhcpcd-base
 )
 # Packages provision.sh installs that need no program in this test (real names, empty content).
-EMPTY_PACKAGES=(efibootmgr netplan)
-# --- issue 9 additions (kept apart for merging) ---
-# dhcpcd: provision.sh names cloud-init's dhcp-client provider explicitly. archlinux-keyring: provision.sh
-# refreshes the bootstrap root's keyring from the repository before pacstrap (it carries the test keyring).
-EMPTY_PACKAGES+=(dhcpcd)
-KEYRING_DIR="" # set by build_bootstrap: the test keyring, in the bootstrap root and as package archlinux-keyring
+EMPTY_PACKAGES=(efibootmgr)
 # Kernel module folders kept in the test "linux" package: storage (NVMe, Xen, virtio, SCSI/ATA),
 # filesystems, ENA, and what they depend on. The rest (sound, GPUs, most NICs) only slows the tests.
-KERNEL_MODULE_DIRS=(arch block crypto fs lib mm virt drivers/acpi drivers/ata drivers/block drivers/char
-  drivers/md drivers/net/ethernet/amazon drivers/nvme drivers/scsi drivers/virtio drivers/xen)
+KERNEL_MODULE_DIRS=(arch block crypto fs lib mm virt net drivers/acpi drivers/ata drivers/block drivers/char
+  drivers/md drivers/net/ethernet/amazon drivers/net/virtio_net.ko.xz drivers/net/net_failover.ko.xz
+  drivers/nvme drivers/scsi drivers/virtio drivers/xen drivers/firmware drivers/input drivers/platform drivers/rtc
+  drivers/crypto drivers/hv)
 BOOTSTRAP_DEBS=(pacman-package-manager makepkg arch-install-scripts gnupg zstd libarchive-tools util-linux)
 REPO_PATH=/srv/arch-ami-test-repo
+# cloud-init/cloud.cfg.tmpl is canonical/cloud-init's config/cloud.cfg.tmpl at this tag: the version
+# Debian trixie ships (checked at build time).
+CLOUD_INIT_TEMPLATE_VERSION=25.1.4
 
-# As in Arch, installing base brings systemd (here: the test init and systemctl stand-ins).
+# As in Arch, installing base brings systemd.
 declare -A DEPENDS=([base]=systemd)
 
 # make_package NAME DIR DESCRIPTION: writes NAME-1.0-1-x86_64.pkg.tar.zst from DIR into $REPO.
@@ -59,10 +69,14 @@ EOF
 
 build_payload_root() {
   local root=$1
+  # shellcheck disable=SC2016 # $1 is expanded by mmdebstrap's hook shell
   mmdebstrap --variant=minbase --include="$(IFS=,; echo "${PAYLOAD_DEBS[*]}")" \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+    --customize-hook='mkdir -p "$1/var/tmp/kernel" && chroot "$1" sh -c "cd /var/tmp/kernel && apt-get download -q \$(apt-cache depends linux-image-amd64 | sed -n \"s/.*Depends: \\(linux-image-[0-9].*\\)/\\1/p\" | head -n1)"' \
     "$DEBIAN_SUITE" "$root" "$DEBIAN_MIRROR" >&2
+  mv "$root/var/tmp/kernel" "$root.kernel"
   rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/etc/machine-id "$root"/var/log/*
   # Device nodes and API filesystems belong to the running system, not to a package.
   rm -rf "${root:?}"/dev/* "$root"/proc/* "$root"/sys/* "$root"/run/* "$root"/tmp/*
@@ -70,6 +84,105 @@ build_payload_root() {
   mkdir -p "$root/etc/pacman.d" "$root/etc/mkinitcpio.conf.d" "$root/var/lib/pacman"
   chmod 555 "$root/proc" "$root/sys"
   [[ -f $root/etc/locale.gen ]] || : >"$root/etc/locale.gen"
+  archify_payload "$root"
+  install_test_keyring "$root"
+}
+
+# Turns the Debian root into what Arch's packages and filesystem leave: no unit enabled by a Debian
+# maintainer script (Arch packages enable nothing; provision.sh enables what the image runs), no host
+# keys, Arch's group "wheel" and Arch's hosts line in nsswitch.conf, Arch's cloud-init configuration.
+archify_payload() {
+  local root=$1
+  find "$root/etc/systemd/system" -mindepth 1 -delete
+  # Arch has no SysV init scripts (systemd would wrap Debian's /etc/init.d/ssh as a second sshd unit).
+  find "$root/etc/init.d" "$root"/etc/rc?.d -mindepth 1 -delete 2>/dev/null || true
+  rm -f "$root"/etc/ssh/ssh_host_* "$root/etc/resolv.conf"
+  # Debian's D-Bus policy making systemd-localed read-only (Debian manages /etc/default/locale); Arch's
+  # systemd lets root set the locale, which cloud-init's locale module does with localectl.
+  rm -f "$root/usr/share/dbus-1/system.d/systemd-localed-read-only.conf"
+  chroot "$root" groupadd -r wheel
+  sed -i -E 's/^hosts:.*/hosts: mymachines resolve [!UNAVAIL=return] files myhostname dns/' "$root/etc/nsswitch.conf"
+  arch_openssh_units "$root"
+  arch_cloud_init_config "$root"
+}
+
+# Arch's openssh ships sshd.service (and sshdgenkeys.service), not Debian's ssh.service/ssh.socket.
+arch_openssh_units() {
+  local root=$1 units=$1/usr/lib/systemd/system
+  rm -f "$units/ssh.service" "$units/ssh.socket" "$units/ssh@.service" "$units/rescue-ssh.target"
+  rm -rf "$root/usr/lib/systemd/system-generators/sshd-socket-generator"
+  cat >"$units/sshdgenkeys.service" <<'UNIT'
+[Unit]
+Description=SSH Key Generation
+ConditionPathExists=|!/etc/ssh/ssh_host_ecdsa_key
+ConditionPathExists=|!/etc/ssh/ssh_host_ecdsa_key.pub
+ConditionPathExists=|!/etc/ssh/ssh_host_ed25519_key
+ConditionPathExists=|!/etc/ssh/ssh_host_ed25519_key.pub
+ConditionPathExists=|!/etc/ssh/ssh_host_rsa_key
+ConditionPathExists=|!/etc/ssh/ssh_host_rsa_key.pub
+
+[Service]
+ExecStart=/usr/bin/ssh-keygen -A
+Type=oneshot
+RemainAfterExit=yes
+UNIT
+  cat >"$units/sshd.service" <<'UNIT'
+[Unit]
+Description=OpenSSH Daemon
+Wants=sshdgenkeys.service
+After=sshdgenkeys.service
+After=network.target
+
+[Service]
+Type=notify
+ExecStart=/usr/sbin/sshd -D
+ExecReload=/bin/kill -HUP $MAINPID
+KillMode=process
+Restart=always
+RuntimeDirectory=sshd
+RuntimeDirectoryPreserve=yes
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+}
+
+# Arch's cloud-init package: cloud.cfg rendered from the upstream template for the "arch" variant, and
+# none of Debian's cloud.cfg.d additions (90_dpkg.cfg's datasource_list would override the image's).
+arch_cloud_init_config() {
+  local root=$1 version
+  version=$(chroot "$root" cloud-init --version 2>&1 | awk '{print $2}')
+  [[ $version == "$CLOUD_INIT_TEMPLATE_VERSION"* ]] ||
+    die "cloud-init $version in $DEBIAN_SUITE, but cloud-init/cloud.cfg.tmpl is from $CLOUD_INIT_TEMPLATE_VERSION: refresh it"
+  find "$root/etc/cloud/cloud.cfg.d" -mindepth 1 ! -name 05_logging.cfg ! -name README -delete
+  render_arch "$root" cloud.cfg.tmpl /etc/cloud/cloud.cfg
+  grep -q '^  distro: arch' "$root/etc/cloud/cloud.cfg" || die "rendered cloud.cfg is not the arch variant"
+  # The systemd units are templates too: Debian's (variant debian) run the local stage before
+  # sysinit.target, without D-Bus; Arch's keep the default dependencies (hostnamectl needs D-Bus there).
+  local unit generator
+  for unit in cloud-init-local cloud-init-main cloud-init-network; do
+    [[ -f $root/usr/lib/systemd/system/$unit.service ]] || die "cloud-init package has no $unit.service"
+    render_arch "$root" "$unit.service.tmpl" "/usr/lib/systemd/system/$unit.service"
+  done
+  grep -q '^DefaultDependencies=no' "$root/usr/lib/systemd/system/cloud-init-local.service" && die "cloud-init-local.service is not the arch variant"
+  generator=""
+  for unit in usr/lib/systemd/system-generators lib/systemd/system-generators; do
+    [[ -f $root/$unit/cloud-init-generator && ! -L $root/$unit/cloud-init-generator ]] && generator=$unit/cloud-init-generator && break
+  done
+  [[ -n $generator ]] || die "cloud-init package has no systemd generator"
+  render_arch "$root" cloud-init-generator.tmpl "/$generator"
+  chmod 755 "$root/$generator"
+}
+
+# render_arch ROOT TEMPLATE DEST: renders test/image/cloud-init/TEMPLATE (canonical/cloud-init's, at the
+# version Debian ships) for the "arch" variant with cloud-init's own templater, inside ROOT.
+render_arch() {
+  local root=$1 template=$2 dest=$3
+  cp "$here/cloud-init/$template" "$root/var/tmp/$template"
+  chroot "$root" python3 -c 'import sys
+from cloudinit import templater
+templater.render_template("arch", sys.argv[1], sys.argv[2], sys.argv[2].endswith(".cfg"), prefix="/usr")' "/var/tmp/$template" "$dest"
+  rm "$root/var/tmp/$template"
 }
 
 # usrmerge: dpkg lists /bin/x, /lib/x, the root holds them below /usr.
@@ -92,20 +205,25 @@ split_payload() {
   done
   # GRUB's defaults file (Debian creates it in a maintainer script).
   install -Dm644 "$out/grub/usr/share/grub/default/grub" "$out/grub/etc/default/grub"
+  # Arch's grub-mkconfig boots the kernel with "rw" (Debian's with "ro"): the root comes up writable, so
+  # systemd can create /etc/machine-id, which the image ships without, on the first boot.
+  sed -i -E 's/(root=\$\{linux_root_device_thisversion\}) ro /\1 rw /' "$out/grub/etc/grub.d/10_linux"
+  grep -q 'linux_root_device_thisversion} rw ' "$out/grub/etc/grub.d/10_linux" || die "could not make grub-mkconfig use rw"
 }
 
 kernel_package() {
-  local out=$1 tmp deb ver dir
+  local out=$1 debs=$2 tmp ver dir
   tmp=$(mktemp -d)
-  deb=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
-  (cd "$tmp" && apt-get download -q "$deb" >&2)
-  dpkg-deb -x "$tmp"/*.deb "$tmp/x"
-  ver=$(basename "$(find "$tmp/x/lib/modules" -mindepth 1 -maxdepth 1 -type d)")
+  dpkg-deb -x "$debs"/linux-image-*.deb "$tmp/x"
+  local mods="" d
+  for d in "$tmp"/x/usr/lib/modules/* "$tmp"/x/lib/modules/*; do [[ -d $d ]] && mods=$d && break; done
+  [[ -n $mods ]] || die "no kernel modules in $(echo "$debs"/linux-image-*.deb)"
+  ver=${mods##*/}
   mkdir -p "$out/usr/lib/modules/$ver/kernel"
-  cp -a "$tmp/x/lib/modules/$ver"/modules.{builtin,builtin.modinfo,order} "$out/usr/lib/modules/$ver/"
+  cp -a "$mods"/modules.{builtin,builtin.modinfo,order} "$out/usr/lib/modules/$ver/"
   for dir in "${KERNEL_MODULE_DIRS[@]}"; do
     mkdir -p "$out/usr/lib/modules/$ver/kernel/$(dirname "$dir")"
-    cp -a "$tmp/x/lib/modules/$ver/kernel/$dir" "$out/usr/lib/modules/$ver/kernel/$dir"
+    cp -a "$mods/kernel/$dir" "$out/usr/lib/modules/$ver/kernel/$dir"
   done
   cp "$tmp/x/boot/vmlinuz-$ver" "$out/usr/lib/modules/$ver/vmlinuz"
   echo linux >"$out/usr/lib/modules/$ver/pkgbase"
@@ -113,38 +231,15 @@ kernel_package() {
   rm -rf "$tmp"
 }
 
+# mkinitcpio is Arch's initramfs *build* tool; the stand-in builds a busybox initramfs that hands over to
+# the real systemd. Everything else in the repository is a real program.
 stand_in_packages() {
-  local pkgs=$1 root=$2 s=$here/stand-ins unit
+  local pkgs=$1 root=$2 s=$here/stand-ins
   mkdir -p "$pkgs/mkinitcpio/usr/bin" "$pkgs/mkinitcpio/usr/lib/arch-ami-test" "$pkgs/mkinitcpio/etc"
   install -m755 "$s/mkinitcpio" "$pkgs/mkinitcpio/usr/bin/mkinitcpio"
   install -m755 "$s/initramfs-init" "$pkgs/mkinitcpio/usr/lib/arch-ami-test/initramfs-init"
   install -m755 "$root/usr/bin/busybox" "$pkgs/mkinitcpio/usr/lib/arch-ami-test/busybox"
   printf 'MODULES=()\nHOOKS=(base udev autodetect modconf kms block filesystems fsck)\n' >"$pkgs/mkinitcpio/etc/mkinitcpio.conf"
-
-  mkdir -p "$pkgs/systemd/usr/bin" "$pkgs/systemd/usr/sbin" "$pkgs/systemd/usr/lib/systemd/system"
-  install -m755 "$s/systemctl" "$pkgs/systemd/usr/bin/systemctl"
-  install -m755 "$s/init" "$pkgs/systemd/usr/sbin/init"
-  for unit in systemd-networkd systemd-resolved systemd-timesyncd systemd-time-wait-sync; do
-    printf '[Unit]\nDescription=%s (test stand-in)\n\n[Service]\nExecStart=/bin/true\n\n[Install]\nWantedBy=multi-user.target\n' \
-      "$unit" >"$pkgs/systemd/usr/lib/systemd/system/$unit.service"
-  done
-
-  mkdir -p "$pkgs/openssh/usr/lib/systemd/system" "$pkgs/openssh/etc/ssh/sshd_config.d"
-  printf '[Unit]\nDescription=OpenSSH Daemon (test stand-in)\n\n[Service]\nExecStart=/bin/true\n\n[Install]\nWantedBy=multi-user.target\n' \
-    >"$pkgs/openssh/usr/lib/systemd/system/sshd.service"
-  printf 'Include /etc/ssh/sshd_config.d/*.conf\nAuthorizedKeysFile .ssh/authorized_keys\n' >"$pkgs/openssh/etc/ssh/sshd_config"
-
-  mkdir -p "$pkgs/cloud-init/usr/lib/systemd/system" "$pkgs/cloud-init/etc/cloud/cloud.cfg.d"
-  for unit in cloud-init-main cloud-init-local cloud-init-network cloud-config cloud-final; do
-    printf '[Unit]\nDescription=%s (test stand-in)\n\n[Service]\nExecStart=/bin/true\n\n[Install]\nWantedBy=cloud-init.target\n' \
-      "$unit" >"$pkgs/cloud-init/usr/lib/systemd/system/$unit.service"
-  done
-  printf '[Unit]\nDescription=Cloud-init target (test stand-in)\n\n[Install]\nWantedBy=multi-user.target\n' \
-    >"$pkgs/cloud-init/usr/lib/systemd/system/cloud-init.target"
-  printf 'users:\n  - default\ndisable_root: true\n' >"$pkgs/cloud-init/etc/cloud/cloud.cfg"
-  # issue 9: the hotplug socket provision.sh enables (real cloud-init ships it).
-  printf '[Unit]\nDescription=cloud-init hotplug hook socket (test stand-in)\n\n[Socket]\nListenFIFO=/run/cloud-init/hook-hotplug-cmd\n\n[Install]\nWantedBy=cloud-init.target\n' \
-    >"$pkgs/cloud-init/usr/lib/systemd/system/cloud-init-hotplugd.socket"
 }
 
 build_repo() {
@@ -155,12 +250,14 @@ build_repo() {
   mkdir -p "$REPO" "$pkgs"
   build_payload_root "$root"
   split_payload "$root" "$pkgs"
-  kernel_package "$pkgs/linux"
+  kernel_package "$pkgs/linux" "$root.kernel"
   stand_in_packages "$pkgs" "$root"
   for name in "${EMPTY_PACKAGES[@]}"; do mkdir -p "$pkgs/$name"; done
+  # archlinux-keyring: provision.sh refreshes the bootstrap root's keyring from the repository before pacstrap.
   mkdir -p "$pkgs/archlinux-keyring/usr/share/pacman/keyrings"
-  cp -a "$KEYRING_DIR/." "$pkgs/archlinux-keyring/usr/share/pacman/keyrings/"
+  cp "$KEYRING"/archlinux* "$pkgs/archlinux-keyring/usr/share/pacman/keyrings/"
   mv "$root" "$pkgs/base"
+  rm -rf "$root.kernel"
   for name in "$pkgs"/*; do
     make_package "${name##*/}" "$name" "arch-ami test package ${name##*/} (Debian $DEBIAN_SUITE binaries or a test stand-in)"
   done
@@ -168,30 +265,43 @@ build_repo() {
   rm -rf "$work"
 }
 
-# A throwaway keyring (written to DIR), so `pacman-key --populate` works as with archlinux-keyring.
-test_keyring() {
-  local dir=$1 gnupg fpr
+# A throwaway keyring standing in for archlinux-keyring, so `pacman-key --populate` works as with Arch's:
+# built once into $KEYRING, installed into the bootstrap root and the image's base package.
+KEYRING=""
+make_test_keyring() {
+  local gnupg fpr
+  KEYRING=$(mktemp -d)
   gnupg=$(mktemp -d)
   gpg --homedir "$gnupg" --batch --quiet --passphrase '' --quick-gen-key 'arch-ami test <test@arch-ami.invalid>' ed25519 sign never 2>/dev/null
   fpr=$(gpg --homedir "$gnupg" --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}')
-  mkdir -p "$dir"
-  gpg --homedir "$gnupg" --export >"$dir/archlinux.gpg"
-  printf '%s:4:\n' "$fpr" >"$dir/archlinux-trusted"
-  : >"$dir/archlinux-revoked"
+  gpg --homedir "$gnupg" --export >"$KEYRING/archlinux.gpg"
+  printf '%s:4:\n' "$fpr" >"$KEYRING/archlinux-trusted"
+  : >"$KEYRING/archlinux-revoked"
   gpgconf --homedir "$gnupg" --kill all 2>/dev/null || true
   rm -rf "$gnupg"
+}
+
+# Arch's pacman-key populates from /usr/share/pacman/keyrings, Debian's from /usr/share/keyrings: the
+# keyring goes to both, and Debian's archive keyrings (apt's, unused here) go, so that only the
+# "Arch" keyring is populated, as on Arch.
+install_test_keyring() {
+  local root=$1 dir
+  rm -f "$root"/usr/share/keyrings/debian-archive-*.gpg "$root"/etc/apt/trusted.gpg.d/debian-archive-*
+  for dir in usr/share/pacman/keyrings usr/share/keyrings; do
+    mkdir -p "$root/$dir"
+    cp "$KEYRING"/archlinux* "$root/$dir/"
+  done
 }
 
 build_bootstrap() {
   local out=$1 work root
   work=$(mktemp -d)
   root=$work/root.x86_64
+  make_test_keyring
   mmdebstrap --variant=minbase --include="$(IFS=,; echo "${BOOTSTRAP_DEBS[*]}")" \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
     "$DEBIAN_SUITE" "$root" "$DEBIAN_MIRROR" >&2
   rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/*
-  KEYRING_DIR=$work/keyrings
-  test_keyring "$KEYRING_DIR"
   build_repo "$root$REPO_PATH"
   cat >"$root/etc/pacman.conf" <<EOF
 # arch-ami TEST bootstrap: an unsigned local repository built by the tests (the official tarball ships
@@ -207,11 +317,10 @@ EOF
   mkdir -p "$root/etc/pacman.d"
   # shellcheck disable=SC2016 # $repo and $arch are pacman's variables
   printf 'Server = file://%s/$repo/os/$arch\n' "$REPO_PATH" >"$root/etc/pacman.d/mirrorlist"
-  mkdir -p "$root/usr/share/pacman/keyrings"
-  cp -a "$KEYRING_DIR/." "$root/usr/share/pacman/keyrings/"
+  install_test_keyring "$root"
   mkdir -p "$out"
   tar -C "$work" --numeric-owner -cf - root.x86_64 | zstd -q -T0 -3 -o "$out/bootstrap.tar.zst"
-  rm -rf "$work"
+  rm -rf "$work" "$KEYRING"
   log "test bootstrap tarball: $(du -h "$out/bootstrap.tar.zst" | cut -f1)"
 }
 
@@ -220,7 +329,7 @@ main() {
   require_commands mmdebstrap:mmdebstrap bsdtar:libarchive-tools zstd:zstd repo-add:pacman-package-manager \
     gpg:gnupg depmod:kmod apt-get:apt dpkg-deb:dpkg
   local key
-  key=$(cat "${BASH_SOURCE[0]}" "$here/lib.sh" "$here"/stand-ins/* | sha256sum | cut -c1-16)
+  key=$(cat "${BASH_SOURCE[0]}" "$here/lib.sh" "$here"/stand-ins/* "$here"/cloud-init/* | sha256sum | cut -c1-16)
   cached test-bootstrap "$key" build_bootstrap
   printf '%s\n' "$TEST_CACHE/test-bootstrap/bootstrap.tar.zst"
 }

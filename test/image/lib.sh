@@ -3,9 +3,9 @@
 
 # Cache shared by every test run; CI and developers keep it between runs.
 TEST_CACHE=${ARCH_AMI_TEST_CACHE:-/var/cache/arch-ami-test}
-# Debian suite and mirror used for every test root (the host's own apt source).
+# Debian suite and mirror used for every test root: Debian 13 (trixie), the release the EC2 builder runs.
 # shellcheck disable=SC2034
-DEBIAN_SUITE=${ARCH_AMI_TEST_SUITE:-bookworm}
+DEBIAN_SUITE=${ARCH_AMI_TEST_SUITE:-trixie}
 # shellcheck disable=SC2034
 DEBIAN_MIRROR=${ARCH_AMI_TEST_MIRROR:-http://deb.debian.org/debian}
 

@@ -1,0 +1,244 @@
+// First boot as EC2 does it: the provisioned test image (real systemd, cloud-init, OpenSSH, sudo, kernel)
+// boots under QEMU with SMBIOS saying "Amazon EC2", the test metadata service (IMDSv2 only) at
+// 169.254.169.254 and SNTP at 169.254.169.123, on a disk larger than the image, and everything a user
+// expects is proven from outside over SSH. Boots are budgeted (TCG is slow): UEFI + NVMe first boot and a
+// reboot; a second launch of the same image (other instance id) under SeaBIOS + virtio; the btrfs image
+// under UEFI + NVMe. Serial logs and metadata request logs are kept in test-output/firstboot/.
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { skipUnlessCapable, testImage } from "../image/testImage";
+import { Bus, Firmware } from "../boot/qemu";
+import { localHostname } from "./imds";
+import { DISK_BYTES, KeyPair, Launch, SSH_TIMEOUT, cloudInitSeconds, facts, instance, keyPair, launch } from "./firstboot";
+import { Vm } from "./vm";
+
+const skip = skipUnlessCapable();
+const TIME_SERVERS = "169.254.169.123 fd00:ec2::123";
+/** Per-instance modules whose semaphores must not change on a reboot. */
+const PER_INSTANCE = ["config_ssh", "config_users_groups", "config_set_passwords"];
+
+interface Proven {
+    hostKeys: string[];
+    machineId: string;
+    bootId: string;
+    sem: Map<string, string>;
+}
+
+function section(f: Map<string, string>, name: string): string {
+    const v = f.get(name);
+    assert.ok(v !== undefined, `report section ${name}`);
+    return v;
+}
+
+/** Login rules: the metadata key and only it; no root, no password. */
+async function proveLogin(vm: Vm, key: KeyPair, other: KeyPair): Promise<void> {
+    const ok = await vm.ssh("id -un", { key: key.privateKey });
+    assert.equal(ok.status, 0, `ssh -i <metadata key> arch@ works: ${ok.stderr}`);
+    assert.equal(ok.stdout.trim(), "arch");
+    const wrong = await vm.ssh("true", { key: other.privateKey });
+    assert.equal(wrong.status, 255, "another key is refused");
+    assert.match(wrong.stderr, /Permission denied \(publickey\)/);
+    const root = await vm.ssh("id -un", { user: "root", key: key.privateKey });
+    assert.notEqual(root.stdout.trim(), "root", "root login with the metadata key is refused");
+    assert.equal(root.status, 255, `root login refused: ${root.stdout} ${root.stderr}`);
+    const password = await vm.ssh("true", { extra: ["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive"] });
+    assert.equal(password.status, 255, "password login refused");
+    // sshd offers public keys only: no password or keyboard-interactive method to try.
+    assert.match(password.stderr, /Permission denied \(publickey\)/);
+}
+
+function proveCloudInit(f: Map<string, string>, vm: Vm): void {
+    const status = JSON.parse(section(f, "cloud-init-status")) as { status: string; errors: unknown[]; recoverable_errors: Record<string, unknown[]> };
+    assert.equal(status.status, "done", `cloud-init status: ${section(f, "cloud-init-status")}`);
+    assert.deepEqual(status.errors, [], "no cloud-init errors");
+    assert.deepEqual(status.recoverable_errors, {}, `no recoverable errors; warnings in cloud-init.log:\n${f.get("cloud-init-warnings")}`);
+    assert.match(section(f, "datasource"), /^DataSourceEc2(Local)?: DataSourceEc2/, "the Ec2 datasource was selected");
+    assert.equal(section(f, "instance-id"), vm.o.instance.instanceId);
+    assert.ok(Number(section(f, "imdsv2")) > 0, "cloud-init fetched an IMDSv2 token");
+    const reqs = vm.requests().filter((r) => r.method !== "NTP");
+    assert.ok(reqs.some((r) => r.method === "PUT" && r.path.endsWith("/api/token") && r.status === 200), "a token was PUT");
+    const gets = reqs.filter((r) => r.method === "GET");
+    assert.ok(gets.some((r) => r.path.includes("public-keys")), "the public key was read from the metadata service");
+    assert.deepEqual(gets.filter((r) => !r.token || r.status === 401), [], "every GET carried a valid token (IMDSv2 only)");
+}
+
+function proveSystem(f: Map<string, string>): void {
+    assert.equal(section(f, "is-system-running"), "running", `failed units:\n${f.get("failed-units")}`);
+    assert.match(section(f, "sudo"), /sudo-ok/, "sudo -n true works for arch");
+}
+
+function proveGrown(f: Map<string, string>, fstype: string): void {
+    assert.equal(section(f, "root-fstype"), fstype);
+    const disk = Number(section(f, "disk-bytes"));
+    const part = Number(section(f, "root-part-bytes"));
+    const root = Number(section(f, "root-bytes"));
+    assert.equal(disk, DISK_BYTES, "the instance's disk is the enlarged volume");
+    // BIOS boot (1 MiB) + ESP (300 MiB) precede the root partition: growpart extended it to the disk's end.
+    assert.ok(part > disk - 310 * 1024 ** 2, `root partition ${part} bytes fills the ${disk}-byte disk (growpart)`);
+    // The filesystem was resized into it (the image's was half this size); ext4/btrfs metadata takes the rest.
+    assert.ok(root > 0.95 * part, `root filesystem ${root} bytes fills the ${part}-byte partition (resize)`);
+}
+
+function proveNetwork(f: Map<string, string>, vm: Vm): void {
+    const expected = localHostname(vm.o.instance).split(".")[0];
+    assert.equal(section(f, "hostname"), expected, "hostname from the metadata service");
+    // cloud-init rendered the metadata's network config with netplan (the image's first renderer); netplan
+    // generated systemd-networkd units, networkd brought the interface up.
+    assert.match(section(f, "netplan"), new RegExp(`macaddress: ['"]?${vm.o.instance.mac}`, "i"));
+    assert.match(section(f, "network-config"), /Selected renderer 'netplan'/);
+    const nc = section(f, "networkctl");
+    assert.match(nc, /Network File: \/run\/systemd\/network\/10-netplan-\S+\.network/);
+    assert.match(nc, /State: routable \(configured\)/);
+    assert.match(nc, new RegExp(`Address: ${vm.o.instance.localIpv4.replace(/\./g, "\\.")} \\(DHCPv4`));
+    // DNS through systemd-resolved: the stub resolver, the DHCP-provided server, a query answered by it.
+    assert.equal(section(f, "resolv-conf-link"), "../run/systemd/resolve/stub-resolv.conf");
+    assert.equal(section(f, "resolv-conf"), "nameserver 127.0.0.53");
+    const dnsServer = vm.o.net.split("/")[0].replace(/\.0$/, ".3");
+    assert.match(section(f, "resolvectl-dns"), new RegExp(dnsServer.replace(/\./g, "\\.")));
+    assert.match(section(f, "resolve-query"), new RegExp(`^${expected}: `));
+    assert.match(section(f, "getent"), new RegExp(vm.o.instance.localIpv4.replace(/\./g, "\\.")));
+    // Amazon Time Sync, and synchronized with it (pacman-init waits for time-sync.target).
+    assert.match(section(f, "timesync"), new RegExp(`SystemNTPServers=${TIME_SERVERS}`));
+    assert.match(section(f, "timesync"), /ServerAddress=169\.254\.169\.123/);
+    assert.equal(section(f, "ntp-synchronized"), "yes");
+    assert.ok(vm.requests().some((r) => r.method === "NTP"), "timesyncd asked the Amazon Time Sync address");
+}
+
+function provePacmanInit(f: Map<string, string>, firstBoot: boolean): void {
+    const unit = section(f, "pacman-init");
+    if (firstBoot) {
+        assert.match(unit, /ActiveState=active/);
+        assert.match(unit, /Result=success/);
+        assert.match(unit, /ConditionResult=yes/);
+        assert.match(section(f, "keyring"), /arch-ami test <test@arch-ami\.invalid>/, "the keyring was populated");
+        assert.match(section(f, "keyring"), /pacman Keyring Master Key|Pacman Keyring Master Key/i, "the keyring was initialized (local master key)");
+        assert.equal(section(f, "pacman-init-runs"), "1", "pacman-init ran exactly once on the first boot");
+    } else {
+        // Skipped by ConditionFirstBoot: with the first boot's single run, it ran once on this instance.
+        assert.match(unit, /ConditionResult=no/, "pacman-init does not run again on a later boot");
+        assert.match(unit, /ActiveState=inactive/);
+    }
+}
+
+function proveSshd(f: Map<string, string>): void {
+    const t = section(f, "sshd-t");
+    assert.match(t, /^permitrootlogin no$/m);
+    assert.match(t, /^passwordauthentication no$/m);
+    assert.match(t, /^kbdinteractiveauthentication no$/m);
+}
+
+function semaphores(f: Map<string, string>): Map<string, string> {
+    return new Map(section(f, "sem").split("\n").map((l) => l.split(" ") as [string, string]));
+}
+
+/** Every first-boot fact; returns what later launches and the reboot compare. */
+async function proveFirstBoot(l: Launch, key: KeyPair, other: KeyPair, fstype: string): Promise<Proven> {
+    const { vm } = l;
+    await proveLogin(vm, key, other);
+    const f = await facts(vm, key);
+    proveCloudInit(f, vm);
+    proveSystem(f);
+    proveGrown(f, fstype);
+    proveNetwork(f, vm);
+    provePacmanInit(f, true);
+    proveSshd(f);
+    const hostKeys = vm.hostKeys();
+    assert.ok(hostKeys.length >= 2, `sshd offers host keys: ${hostKeys.join(", ")}`);
+    const btime = Number(section(f, "btime"));
+    for (const line of section(f, "host-keys-mtime").split("\n")) {
+        assert.ok(Number(line.split(" ")[0]) >= btime, `host key generated on this boot: ${line} (boot at ${btime})`);
+    }
+    const machineId = section(f, "machine-id");
+    assert.match(machineId, /^[0-9a-f]{32}$/);
+    const ci = cloudInitSeconds(f);
+    console.log(`${vm.o.name}: boot to SSH login ${l.secondsToSsh.toFixed(1)} s; cloud-init ${ci?.toFixed(1) ?? "?"} s; ${f.get("systemd-analyze")?.split("\n")[0]}`);
+    return { hostKeys, machineId, bootId: section(f, "boot-id"), sem: semaphores(f) };
+}
+
+describe("first boot as on EC2 (IMDSv2, real systemd, cloud-init, OpenSSH)", { skip }, () => {
+    let work = "";
+    let key: KeyPair;
+    let other: KeyPair;
+    let image = "";
+    let first: Proven | undefined;
+    const vms: Vm[] = [];
+
+    before(() => {
+        image = testImage().image;
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-firstboot-"));
+        key = keyPair(work, "arch-ami-test-key");
+        other = keyPair(work, "not-the-key-pair");
+    });
+    after(async () => {
+        for (const vm of vms) await vm.tearDown();
+        fs.rmSync(work, { recursive: true, force: true });
+    });
+
+    it("UEFI + NVMe: first boot proves every first-boot fact; a reboot keeps host keys and runs no per-instance module again", { timeout: (SSH_TIMEOUT * 2 + 900) * 1000 }, async () => {
+        const net = "10.0.2.0/24";
+        const l = await launch(image, "uefi-nvme", Firmware.Uefi, Bus.Nvme, instance("i-0a1b2c3d4e5f60001", net, key), net, work, key);
+        vms.push(l.vm);
+        try {
+            first = await proveFirstBoot(l, key, other, "ext4");
+
+            // Reboot the same instance.
+            await l.vm.ssh("sudo systemctl reboot", { key: key.privateKey, timeoutSeconds: 30 });
+            const rebootStart = Date.now();
+            await new Promise((r) => setTimeout(r, 5000));
+            let booted: Map<string, string> | undefined;
+            while (Date.now() - rebootStart < SSH_TIMEOUT * 1000) {
+                const r = await l.vm.ssh("cat /proc/sys/kernel/random/boot_id", { key: key.privateKey, timeoutSeconds: 30 });
+                if (r.status === 0 && r.stdout.trim() !== first.bootId) {
+                    booted = await facts(l.vm, key);
+                    break;
+                }
+                await new Promise((res) => setTimeout(res, 2000));
+            }
+            assert.ok(booted, `the instance came back after the reboot; serial:\n${l.vm.serial().slice(-3000)}`);
+            console.log(`uefi-nvme: reboot to SSH login ${((Date.now() - rebootStart) / 1000).toFixed(1)} s`);
+            assert.deepEqual(l.vm.hostKeys(), first.hostKeys, "host keys kept across the reboot");
+            assert.equal(section(booted, "machine-id"), first.machineId, "machine-id kept across the reboot");
+            const sem = semaphores(booted);
+            for (const m of PER_INSTANCE) {
+                assert.ok(first.sem.has(m), `per-instance module ${m} ran on first boot`);
+                assert.equal(sem.get(m), first.sem.get(m), `per-instance module ${m} did not run again`);
+            }
+            provePacmanInit(booted, false);
+            assert.equal(section(booted, "is-system-running"), "running", `failed units:\n${booted.get("failed-units")}`);
+            const status = JSON.parse(section(booted, "cloud-init-status")) as { status: string; recoverable_errors: object };
+            assert.equal(status.status, "done");
+            assert.deepEqual(status.recoverable_errors, {});
+        } finally {
+            await l.vm.tearDown();
+        }
+    });
+
+    it("SeaBIOS + virtio: a second launch of the same image (another instance id) gets its own host keys and machine-id", { timeout: (SSH_TIMEOUT + 900) * 1000 }, async () => {
+        const net = "10.0.3.0/24";
+        const l = await launch(image, "bios-virtio", Firmware.Bios, Bus.Virtio, instance("i-0a1b2c3d4e5f60002", net, key), net, work, key);
+        vms.push(l.vm);
+        try {
+            const second = await proveFirstBoot(l, key, other, "ext4");
+            assert.ok(first, "the first launch ran");
+            assert.notEqual(second.machineId, first.machineId, "machine-id differs between launches");
+            for (const k of second.hostKeys) assert.ok(!first.hostKeys.includes(k), `host key ${k.slice(0, 40)}… differs between launches`);
+        } finally {
+            await l.vm.tearDown();
+        }
+    });
+
+    it("btrfs image, UEFI + NVMe: first boot with the root grown and SSH login", { timeout: (SSH_TIMEOUT + 900) * 1000 }, async () => {
+        const net = "10.0.4.0/24";
+        const btrfs = testImage("btrfs").image;
+        const l = await launch(btrfs, "btrfs-uefi-nvme", Firmware.Uefi, Bus.Nvme, instance("i-0a1b2c3d4e5f60003", net, key), net, work, key);
+        vms.push(l.vm);
+        try {
+            await proveFirstBoot(l, key, other, "btrfs");
+        } finally {
+            await l.vm.tearDown();
+        }
+    });
+});

@@ -1,0 +1,141 @@
+// What the first-boot suite and bench:firstboot share: the test instances, the key pairs, one VM launch
+// and the facts read from inside a running instance over SSH.
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Bus, Firmware, outputPath, overlay } from "../boot/qemu";
+import { Instance } from "./imds";
+import { Vm } from "./vm";
+
+export const SSH_TIMEOUT = Number(process.env.ARCH_AMI_SSH_TIMEOUT ?? 900);
+/** The enlarged EBS volume the instances launch with (the image is 4 GiB). */
+export const DISK_SIZE = "8G";
+export const DISK_BYTES = 8 * 1024 ** 3;
+
+export interface KeyPair {
+    name: string;
+    privateKey: string;
+    publicKey: string;
+}
+
+/** An ed25519 key pair in `dir` (as EC2's key pairs, generated here). */
+export function keyPair(dir: string, name: string): KeyPair {
+    const privateKey = path.join(dir, name);
+    fs.rmSync(privateKey, { force: true });
+    fs.rmSync(`${privateKey}.pub`, { force: true });
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", privateKey]);
+    return { name, privateKey, publicKey: fs.readFileSync(`${privateKey}.pub`, "utf8").trim() };
+}
+
+export function instance(id: string, net: string, key: KeyPair): Instance {
+    const [a, b, c] = net.split("/")[0].split(".");
+    return {
+        instanceId: id,
+        instanceType: "t3.small",
+        region: "us-east-1",
+        availabilityZone: "us-east-1a",
+        imageId: "ami-0a1b2c3d4e5f67890",
+        accountId: "123456789012",
+        mac: `52:54:00:12:${c.padStart(2, "0").slice(-2)}:56`,
+        localIpv4: `${a}.${b}.${c}.15`,
+        publicIpv4: `198.51.100.${Number(c) + 10}`,
+        subnetCidr: net,
+        keyName: key.name,
+        openSshKey: key.publicKey,
+    };
+}
+
+export interface Launch {
+    vm: Vm;
+    /** Seconds from QEMU start to the first accepted SSH login. */
+    secondsToSsh: number;
+}
+
+/** Launches an instance from `image` on a disk enlarged to DISK_SIZE and waits for the SSH login. */
+export async function launch(image: string, name: string, firmware: Firmware, bus: Bus, inst: Instance, net: string, work: string, key: KeyPair): Promise<Launch> {
+    const disk = path.join(work, `${name}.qcow2`);
+    overlay(image, disk, "raw", DISK_SIZE);
+    const vm = new Vm({
+        name,
+        firmware,
+        bus,
+        disk,
+        instance: inst,
+        net,
+        serialLog: outputPath("firstboot", `${name}.serial.log`),
+        requestLog: outputPath("firstboot", `${name}.imds-requests.jsonl`),
+    });
+    await vm.setUp();
+    vm.start();
+    try {
+        const secondsToSsh = await vm.waitForSsh(key.privateKey, SSH_TIMEOUT);
+        return { vm, secondsToSsh };
+    } catch (e) {
+        await vm.tearDown();
+        throw e;
+    }
+}
+
+/** Shell run as `arch` over SSH: prints "=== name" sections that facts() splits. */
+export const REPORT = String.raw`
+sec() { printf '\n=== %s\n' "$1"; }
+disk=$(lsblk -npo PKNAME "$(findmnt -no SOURCE /)")
+# The boot may still be going on after the first SSH login: wait for cloud-init and systemd to finish.
+sudo cloud-init status --wait >/dev/null 2>&1
+systemctl is-system-running --wait >/dev/null 2>&1
+sec boot-id; cat /proc/sys/kernel/random/boot_id
+sec btime; awk '/^btime/ {print $2}' /proc/stat
+sec is-system-running; systemctl is-system-running 2>&1
+sec failed-units; systemctl list-units --failed --no-legend --plain 2>&1
+sec cloud-init-status; sudo cloud-init status --long --format json 2>&1
+sec datasource; sudo cat /var/lib/cloud/instance/datasource
+sec instance-id; sudo cat /var/lib/cloud/data/instance-id
+sec cloud-init-warnings; sudo grep -E '\[(WARNING|ERROR|CRITICAL)\]' /var/log/cloud-init.log
+sec imdsv2; sudo grep -c 'Fetching Ec2 IMDSv2 API Token' /var/log/cloud-init.log
+sec hostname; hostname
+sec root-bytes; findmnt -bno SIZE /
+sec root-part-bytes; lsblk -bdno SIZE "$(findmnt -no SOURCE /)"
+sec root-fstype; findmnt -no FSTYPE /
+sec disk-bytes; lsblk -bdno SIZE "$disk"
+sec netplan; sudo cat /etc/netplan/50-cloud-init.yaml
+sec network-config; sudo cat /var/lib/cloud/instance/network-config.json 2>/dev/null; sudo grep -h 'Selected renderer' /var/log/cloud-init.log
+sec networkctl; for l in $(networkctl list --no-legend | awk '$2 != "loopback" {print $2}'); do networkctl status --no-pager -n0 "$l"; done
+sec resolv-conf-link; readlink /etc/resolv.conf
+sec resolv-conf; grep '^nameserver' /etc/resolv.conf
+sec resolvectl-dns; resolvectl dns
+sec resolve-query; resolvectl query --legend=no "$(hostname)" 2>&1
+sec getent; getent ahostsv4 "$(hostname)" 2>&1
+sec resolved-stats; resolvectl statistics 2>&1 | grep -i 'transactions'
+sec timesync; timedatectl show-timesync -p SystemNTPServers -p ServerAddress
+sec ntp-synchronized; timedatectl show -p NTPSynchronized --value
+sec pacman-init; systemctl show pacman-init -p ActiveState -p Result -p ExecMainStatus -p ConditionResult
+sec pacman-init-runs; sudo journalctl --no-pager -o cat -u pacman-init | grep -c 'Finished pacman-init.service'
+sec keyring; sudo pacman-key --list-keys 2>&1
+sec sudo; sudo -n true && echo sudo-ok
+sec machine-id; cat /etc/machine-id
+sec host-keys-mtime; stat -c '%Y %n' /etc/ssh/ssh_host_*_key.pub
+sec sshd-t; sudo sshd -T 2>&1 | grep -E '^(permitrootlogin|passwordauthentication|kbdinteractiveauthentication|pubkeyauthentication) '
+sec sem; sudo find /var/lib/cloud/instance/sem -type f -printf '%f %T@\n' | sort
+sec ci-analyze; sudo cloud-init analyze show 2>&1 | grep -E 'Total Time|Finished stage' | tail -n 8
+sec systemd-analyze; systemd-analyze 2>&1 | head -n 2
+sec blame; systemd-analyze blame --no-pager 2>&1 | head -n 15
+sec end
+`;
+
+/** Runs REPORT in the guest and returns its sections. */
+export async function facts(vm: Vm, key: KeyPair): Promise<Map<string, string>> {
+    const r = await vm.ssh(REPORT, { key: key.privateKey, timeoutSeconds: 300 });
+    const sections = new Map<string, string>();
+    for (const part of r.stdout.split(/^=== /m).slice(1)) {
+        const nl = part.indexOf("\n");
+        sections.set(part.slice(0, nl).trim(), part.slice(nl + 1).trim());
+    }
+    if (!sections.has("end")) throw new Error(`the report did not finish (exit ${r.status}): ${r.stderr}\n${r.stdout}`);
+    return sections;
+}
+
+/** Seconds cloud-init spent in the last boot ("Total Time" of cloud-init analyze show). */
+export function cloudInitSeconds(f: Map<string, string>): number | undefined {
+    const all = [...(f.get("ci-analyze") ?? "").matchAll(/Total Time: ([\d.]+) seconds/g)];
+    return all.length ? Number(all[all.length - 1][1]) : undefined;
+}
