@@ -14,6 +14,8 @@ import { Bus, Firmware } from "../boot/qemu";
 import { localHostname } from "./imds";
 import { DISK_BYTES, KeyPair, Launch, SSH_TIMEOUT, cloudInitSeconds, facts, instance, keyPair, launch } from "./firstboot";
 import { Vm } from "./vm";
+import { verifyScript } from "../../src/buildConfig";
+import { verifyCommand } from "../../src/image/verify";
 
 const skip = skipUnlessCapable();
 const TIME_SERVERS = "169.254.169.123 fd00:ec2::123";
@@ -145,8 +147,11 @@ async function proveFirstBoot(l: Launch, key: KeyPair, other: KeyPair, fstype: s
     proveNetwork(f, vm);
     provePacmanInit(f, true);
     proveSshd(f);
-    const hostKeys = vm.hostKeys();
-    assert.ok(hostKeys.length >= 2, `sshd offers host keys: ${hostKeys.join(", ")}`);
+    // The instance's host keys as files (read inside: ssh-keyscan under load can miss one), and what sshd
+    // offers (keyscan) is among them.
+    const hostKeys = section(f, "host-keys").split("\n").filter(Boolean).sort();
+    assert.ok(hostKeys.length >= 2, `host keys: ${hostKeys.join(", ")}`);
+    for (const k of vm.hostKeys()) assert.ok(hostKeys.includes(k), `sshd offers ${k.slice(0, 40)}…, one of the instance's keys`);
     const btime = Number(section(f, "btime"));
     for (const line of section(f, "host-keys-mtime").split("\n")) {
         assert.ok(Number(line.split(" ")[0]) >= btime, `host key generated on this boot: ${line} (boot at ${btime})`);
@@ -156,6 +161,30 @@ async function proveFirstBoot(l: Launch, key: KeyPair, other: KeyPair, fstype: s
     const ci = cloudInitSeconds(f);
     console.log(`${vm.o.name}: boot to SSH login ${l.secondsToSsh.toFixed(1)} s; cloud-init ${ci?.toFixed(1) ?? "?"} s; ${f.get("systemd-analyze")?.split("\n")[0]}`);
     return { hostKeys, machineId, bootId: section(f, "boot-id"), sem: semaphores(f) };
+}
+
+/**
+ * provision/verify.sh, the check that gates `amiId` on AWS, run exactly as the component runs it (its own
+ * command line, as the default user): it passes on this first boot, and fails naming the check when one
+ * thing is broken on purpose (a failed unit). Offline there is no upstream DNS: the name it resolves is the
+ * instance's own hostname, through systemd-resolved's stub.
+ */
+async function proveVerifyScript(vm: Vm, key: KeyPair): Promise<void> {
+    const args = ["--packages", "base linux", "--dns-name", localHostname(vm.o.instance).split(".")[0], "--require-time-sync"];
+    const ok = await vm.ssh(verifyCommand(verifyScript(), args), { key: key.privateKey, timeoutSeconds: 600 });
+    assert.equal(ok.status, 0, `verify.sh passes on a good first boot:\n${ok.stdout}\n${ok.stderr}`);
+    assert.match(ok.stdout, /verify: all checks passed/);
+    assert.equal((ok.stdout.match(/^ok: /gm) ?? []).length, 8, ok.stdout);
+    const broken = await vm.ssh("sudo systemd-run --unit=arch-ami-broken-on-purpose --wait /bin/false; true", { key: key.privateKey, timeoutSeconds: 120 });
+    assert.equal(broken.status, 0, broken.stderr);
+    const bad = await vm.ssh(verifyCommand(verifyScript(), args), { key: key.privateKey, timeoutSeconds: 600 });
+    assert.equal(bad.status, 1, `verify.sh fails with a failed unit:\n${bad.stdout}`);
+    assert.match(bad.stdout, /^FAILED: system running, no failed unit: .*arch-ami-broken-on-purpose/m);
+    assert.match(bad.stdout, /verify: 1 check\(s\) failed: system running, no failed unit$/m);
+    assert.match(bad.stderr, /verification of the new AMI failed \(verify\.sh exit 1\)/);
+    const reset = await vm.ssh("sudo systemctl reset-failed arch-ami-broken-on-purpose.service", { key: key.privateKey, timeoutSeconds: 60 });
+    assert.equal(reset.status, 0, reset.stderr);
+    console.log(`${vm.o.name}: verify.sh passed (8 checks) and failed on purpose naming "system running"`);
 }
 
 describe("first boot as on EC2 (IMDSv2, real systemd, cloud-init, OpenSSH)", { skip }, () => {
@@ -183,6 +212,7 @@ describe("first boot as on EC2 (IMDSv2, real systemd, cloud-init, OpenSSH)", { s
         vms.push(l.vm);
         try {
             first = await proveFirstBoot(l, key, other, "ext4");
+            await proveVerifyScript(l.vm, key);
 
             // Reboot the same instance.
             await l.vm.ssh("sudo systemctl reboot", { key: key.privateKey, timeoutSeconds: 30 });
@@ -199,7 +229,7 @@ describe("first boot as on EC2 (IMDSv2, real systemd, cloud-init, OpenSSH)", { s
             }
             assert.ok(booted, `the instance came back after the reboot; serial:\n${l.vm.serial().slice(-3000)}`);
             console.log(`uefi-nvme: reboot to SSH login ${((Date.now() - rebootStart) / 1000).toFixed(1)} s`);
-            assert.deepEqual(l.vm.hostKeys(), first.hostKeys, "host keys kept across the reboot");
+            assert.deepEqual(section(booted, "host-keys").split("\n").filter(Boolean).sort(), first.hostKeys, "host keys kept across the reboot");
             assert.equal(section(booted, "machine-id"), first.machineId, "machine-id kept across the reboot");
             const sem = semaphores(booted);
             for (const m of PER_INSTANCE) {

@@ -114,6 +114,7 @@ sec keyring; sudo pacman-key --list-keys 2>&1
 sec sudo; sudo -n true && echo sudo-ok
 sec machine-id; cat /etc/machine-id
 sec host-keys-mtime; stat -c '%Y %n' /etc/ssh/ssh_host_*_key.pub
+sec host-keys; awk '{print $1" "$2}' /etc/ssh/ssh_host_*_key.pub | sort
 sec sshd-t; sudo sshd -T 2>&1 | grep -E '^(permitrootlogin|passwordauthentication|kbdinteractiveauthentication|pubkeyauthentication) '
 sec sem; sudo find /var/lib/cloud/instance/sem -type f -printf '%f %T@\n' | sort
 sec ci-analyze; sudo cloud-init analyze show 2>&1 | grep -E 'Total Time|Finished stage' | tail -n 8
