@@ -15,6 +15,7 @@ import { localHostname } from "./imds";
 import { DISK_BYTES, KeyPair, Launch, SSH_TIMEOUT, cloudInitSeconds, facts, instance, keyPair, launch } from "./firstboot";
 import { Vm } from "./vm";
 import { verifyScript } from "../../src/buildConfig";
+import { TEST_IMAGE_HOSTNAME } from "../image/testImage";
 import { verifyCommand } from "../../src/image/verify";
 
 const skip = skipUnlessCapable();
@@ -86,7 +87,11 @@ function proveGrown(f: Map<string, string>, fstype: string): void {
 
 function proveNetwork(f: Map<string, string>, vm: Vm): void {
     const expected = localHostname(vm.o.instance).split(".")[0];
-    assert.equal(section(f, "hostname"), expected, "hostname from the metadata service");
+    // The test image sets an explicit hostname: cloud-init keeps it (preserve_hostname) although the metadata
+    // service offers its own, which the instance still resolves.
+    assert.notEqual(expected, TEST_IMAGE_HOSTNAME);
+    assert.equal(section(f, "hostname"), TEST_IMAGE_HOSTNAME, "the image's explicit hostname survived cloud-init's first boot");
+    assert.ok(vm.requests().some((r) => r.method === "GET" && /local-hostname/.test(r.path)), "cloud-init read the metadata hostname");
     // cloud-init rendered the metadata's network config with netplan (the image's first renderer); netplan
     // generated systemd-networkd units, networkd brought the interface up.
     assert.match(section(f, "netplan"), new RegExp(`macaddress: ['"]?${vm.o.instance.mac}`, "i"));
@@ -170,7 +175,7 @@ async function proveFirstBoot(l: Launch, key: KeyPair, other: KeyPair, fstype: s
  * instance's own hostname, through systemd-resolved's stub.
  */
 async function proveVerifyScript(vm: Vm, key: KeyPair): Promise<void> {
-    const args = ["--packages", "base linux", "--dns-name", localHostname(vm.o.instance).split(".")[0], "--require-time-sync"];
+    const args = ["--packages", "base linux", "--dns-name", TEST_IMAGE_HOSTNAME, "--require-time-sync"];
     const ok = await vm.ssh(verifyCommand(verifyScript(), args), { key: key.privateKey, timeoutSeconds: 600 });
     assert.equal(ok.status, 0, `verify.sh passes on a good first boot:\n${ok.stdout}\n${ok.stderr}`);
     assert.match(ok.stdout, /verify: all checks passed/);

@@ -7,6 +7,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 export const repo = path.resolve(__dirname, "../..");
+/** The explicit hostname the test images are built with (render-command.ts's default). */
+export const TEST_IMAGE_HOSTNAME = "arch-test";
 export const TEST_CACHE = process.env.ARCH_AMI_TEST_CACHE ?? "/var/cache/arch-ami-test";
 
 const REQUIRED_COMMANDS = ["qemu-system-x86_64", "qemu-img", "mmdebstrap", "sgdisk", "partx", "losetup", "mdir", "blkid", "bsdtar", "zstd"];
