@@ -18,7 +18,7 @@ import { createNetwork } from "./shared/network";
  *
  * Two levels: resources shared by every build (client key, key pair, security group: `src/shared/`),
  * one `ArchAmiBuild` per build hash (`src/build/`), and the AMI registered from the current build's
- * snapshot (`src/image.ts`).
+ * snapshot, verified and distributed (`src/image/`).
  */
 export class ArchAmi extends pulumi.ComponentResource {
     /** The AMI id; it resolves only after the verification (`verify`) succeeded. */
