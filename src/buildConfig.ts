@@ -94,8 +94,7 @@ export function buildName(resourceName: string, hash: string): string {
 }
 
 /**
- * The registration's identity (the AMI name's seed, with the snapshot id: `amiNameFor`; the verification's
- * name): unique per stack and stable across `up`s. It covers the project, the stack and
+ * The AMI name's suffix: unique per stack and stable across `up`s. It covers the project, the stack and
  * the component's name (two stacks or two components with the same arguments never register the same
  * name; AMI names are unique per account and region), the build hash and every property that makes EC2
  * register a new AMI (boot mode, TPM), so a re-registration is created under a new name before the old
