@@ -123,7 +123,14 @@ export const REMOTE = {
     tarball: "/home/admin/arch-ami-bootstrap.tar.zst",
     uploadDir: "/home/admin/arch-ami",
     config: "/home/admin/arch-ami-build.conf",
+    /** Each of `localPackages` is uploaded to `<packagesDir>/<file name>` (a file to a path that does not exist yet). */
+    packagesDir: "/home/admin/arch-ami-packages",
 } as const;
+
+/** Where a local package file (`localPackages`) lands on the builder. */
+export function localPackageRemotePath(localPath: string): string {
+    return path.posix.join(REMOTE.packagesDir, path.basename(localPath));
+}
 
 /** Device name the target volume is attached as. Nitro ignores it (NVMe); Xen types show /dev/xvdf. */
 export const TARGET_DEVICE = "/dev/sdf";
