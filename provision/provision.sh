@@ -26,14 +26,26 @@ WORK=/var/tmp/arch-ami
 BOOT_ROOT=$WORK/root.x86_64
 TARGET=$BOOT_ROOT/mnt
 LOG=/var/log/arch-ami-provision.log
-STEPS_TOTAL=9
+STEPS_TOTAL=9 # set from the config by count_steps
 # The remote command starts once the attachment is reported; the device shows up within seconds.
 DISK_WAIT_SECONDS=30
 
+# AUR builds: an unprivileged user inside the bootstrap root (never in the image); its packages are
+# collected there and installed into the target with the local packages.
+AUR_DEFAULT_URL=https://aur.archlinux.org
+AUR_USER=arch-ami-build
+AUR_HOME=/home/$AUR_USER
+PKG_STAGING=/var/tmp/arch-ami-packages # in the bootstrap root
+
 # Exit codes (provision/README.md).
-E_USAGE=2 E_DISK=3 E_TARBALL=4
+E_USAGE=2 E_DISK=3 E_TARBALL=4 E_CUSTOM=5
 
 declare -A CFG=()
+# FILE=<path> <mode> <user:group> <base64> and SCRIPT=<name> <base64>, in config order.
+declare -a FILES=() SCRIPTS=()
+# AUR: listed name -> commit (may be empty), build order, and the package files built (bootstrap paths).
+declare -A AUR_COMMIT=() AUR_FILES=()
+declare -a AUR_LIST=() AUR_ORDER=() AUR_BUILT=()
 declare -a STEP_TIMES=()
 STEP_NAME="start"
 STEP_NO=0
@@ -74,9 +86,10 @@ part_path() { if [[ $1 =~ [0-9]$ ]]; then echo "${1}p$2"; else echo "${1}$2"; fi
 
 # set_conf FILE KEY VALUE: sets KEY=VALUE in a shell-style config file, adding the line when absent.
 set_conf() {
-  local file=$1 key=$2 value=$3
+  local file=$1 key=$2 value=$3 escaped
   if grep -qE "^#?${key}=" "$file"; then
-    sed -i -E "s|^#?${key}=.*|${key}=${value}|" "$file"
+    escaped=$(printf '%s' "$value" | sed -e 's/[\\|&]/\\&/g')
+    sed -i -E "s|^#?${key}=.*|${key}=${escaped}|" "$file"
   else
     printf '%s=%s\n' "$key" "$value" >>"$file"
   fi
@@ -135,8 +148,16 @@ read_config() {
     [[ $line =~ ^([A-Z_]+)=(.*)$ ]] || die $E_USAGE "config line not KEY=value: $line"
     key=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
     case $key in
-      VOLUME_ID | DEVICE_NAME | BOOTSTRAP_TARBALL | FILESYSTEM | KERNEL | PACKAGES | LOCALE | TIMEZONE | HOSTNAME | DEFAULT_USER | MIRROR | IMAGE_MIRROR)
+      VOLUME_ID | DEVICE_NAME | BOOTSTRAP_TARBALL | FILESYSTEM | KERNEL | PACKAGES | LOCALE | TIMEZONE | HOSTNAME | DEFAULT_USER | MIRROR | IMAGE_MIRROR | \
+        SERVICES | KERNEL_PARAMETERS | LOCAL_PACKAGES | AUR_URL | AUR_PACKAGES)
         CFG[$key]=$value ;;
+      FILE)
+        [[ $value =~ ^/[^[:space:]]+\ [0-7]{4}\ [^[:space:]:]+:[^[:space:]:]+(\ [A-Za-z0-9+/=]*)?$ ]] ||
+          die $E_USAGE "FILE line not '<absolute path> <mode 0644> <user:group> <base64>': ${value:0:80}"
+        FILES+=("$value") ;;
+      SCRIPT)
+        [[ $value =~ ^[^[:space:]].*\ [A-Za-z0-9+/=]*$ ]] || die $E_USAGE "SCRIPT line not '<name> <base64>': ${value:0:80}"
+        SCRIPTS+=("$value") ;;
       *) die $E_USAGE "unknown config key '$key'" ;;
     esac
   done <"$file"
@@ -147,6 +168,29 @@ read_config() {
   [[ ${CFG[FILESYSTEM]} == ext4 || ${CFG[FILESYSTEM]} == btrfs ]] || die $E_USAGE "FILESYSTEM must be ext4 or btrfs"
   [[ ${CFG[DEFAULT_USER]} =~ ^[a-z_][a-z0-9_-]*$ && ! ${CFG[DEFAULT_USER],,} =~ ^(y|yes|n|no|true|false|on|off|null)$ ]] ||
     die $E_USAGE "DEFAULT_USER '${CFG[DEFAULT_USER]}' is not a user name YAML reads as a string"
+  read_aur_packages
+  count_steps
+}
+
+# AUR_PACKAGES=<name>[@<commit>] …: the commit pin is the part after the last @ when it is hex.
+read_aur_packages() {
+  local entry name
+  for entry in ${CFG[AUR_PACKAGES]:-}; do
+    if [[ $entry =~ ^(.+)@([0-9a-f]{7,40})$ ]]; then name=${BASH_REMATCH[1]} AUR_COMMIT[$name]=${BASH_REMATCH[2]}
+    else name=$entry AUR_COMMIT[$name]=""; fi
+    [[ $name =~ ^[a-z0-9@._+-]+$ ]] || die $E_USAGE "AUR package '$entry' is not an AUR package name"
+    AUR_LIST+=("$name")
+  done
+}
+
+# The numbered steps: nine always, plus one per customization present in the config.
+count_steps() {
+  STEPS_TOTAL=$((9 + ${#SCRIPTS[@]}))
+  ((${#AUR_LIST[@]})) && STEPS_TOTAL=$((STEPS_TOTAL + 1))
+  [[ ${#AUR_LIST[@]} -gt 0 || -n ${CFG[LOCAL_PACKAGES]:-} ]] && STEPS_TOTAL=$((STEPS_TOTAL + 1))
+  ((${#FILES[@]})) && STEPS_TOTAL=$((STEPS_TOTAL + 1))
+  [[ -n ${CFG[SERVICES]:-} ]] && STEPS_TOTAL=$((STEPS_TOTAL + 1))
+  return 0
 }
 
 ensure_host_tools() {
@@ -172,9 +216,20 @@ check_inputs() {
   fi
   zstd -q -t "$tarball" 2>/dev/null || die $E_TARBALL "bootstrap tarball '$tarball' is corrupt (zstd integrity check failed); rebuild it"
   echo "bootstrap tarball: $tarball ($(du -h "$tarball" | cut -f1)), integrity ok"
+  check_local_packages
   echo "previous state: cleaning leftovers of an earlier run under $WORK"
   release_mounts
   remove_work
+}
+
+# Each uploaded package file exists and is an intact zstd archive.
+check_local_packages() {
+  local pkg
+  for pkg in ${CFG[LOCAL_PACKAGES]:-}; do
+    [[ -s $pkg ]] || die $E_CUSTOM "local package '$pkg' missing or empty (was the upload done?)"
+    zstd -q -t "$pkg" 2>/dev/null || die $E_CUSTOM "local package '$pkg' is not a valid .pkg.tar.zst (zstd integrity check failed)"
+    echo "local package: $pkg ($(du -h "$pkg" | cut -f1)), integrity ok"
+  done
 }
 
 # The volume's NVMe serial is its id without the dash; Xen instance types name it by the device name.
@@ -353,7 +408,7 @@ configure_bootloader() {
   local grub=$TARGET/etc/default/grub
   set_conf "$grub" GRUB_DISTRIBUTOR "\"Arch\""
   set_conf "$grub" GRUB_TIMEOUT 1
-  set_conf "$grub" GRUB_CMDLINE_LINUX_DEFAULT "\"$KERNEL_CMDLINE\""
+  set_conf "$grub" GRUB_CMDLINE_LINUX_DEFAULT "\"$KERNEL_CMDLINE${CFG[KERNEL_PARAMETERS]:+ ${CFG[KERNEL_PARAMETERS]}}\""
   set_conf "$grub" GRUB_TERMINAL "\"serial console\""
   set_conf "$grub" GRUB_SERIAL_COMMAND "\"serial --speed=115200 --unit=0 --word=8 --parity=no --stop=1\""
   set_conf "$grub" GRUB_DISABLE_RECOVERY true
@@ -478,6 +533,182 @@ configure_system() {
   enable_services
 }
 
+# ---- customization (exit code 5) -----------------------------------------------------------------------
+# as_builder DIR CMD…: runs CMD in the bootstrap root as the unprivileged build user, in DIR (relative to
+# its home).
+as_builder() {
+  local dir=$1
+  shift
+  in_bootstrap runuser -u "$AUR_USER" -- env -C "$AUR_HOME/$dir" HOME="$AUR_HOME" USER="$AUR_USER" LOGNAME="$AUR_USER" "$@"
+}
+
+# base-devel and git into the bootstrap root (never into the image), and the build user.
+prepare_aur_builder() {
+  in_bootstrap pacman -S --needed --noconfirm base-devel git
+  in_bootstrap id -u "$AUR_USER" >/dev/null 2>&1 || in_bootstrap useradd -m -d "$AUR_HOME" -s /bin/bash "$AUR_USER"
+  echo "build user: $AUR_USER (in the bootstrap root only)"
+}
+
+# Clones every listed package as the build user, checked out at its pin; a clone without PKGBUILD (the
+# AUR serves an empty repository for an unknown name) fails naming the package.
+clone_aur_packages() {
+  local url=${CFG[AUR_URL]:-$AUR_DEFAULT_URL} name
+  url=${url%/}
+  for name in "${AUR_LIST[@]}"; do
+    as_builder . rm -rf "$name"
+    as_builder . git clone -q "$url/$name.git" "$name" ||
+      die $E_CUSTOM "AUR package '$name': git clone of $url/$name.git failed"
+    [[ -f $BOOT_ROOT$AUR_HOME/$name/PKGBUILD ]] ||
+      die $E_CUSTOM "AUR package '$name' not found: $url/$name.git has no PKGBUILD (check the name)"
+    if [[ -n ${AUR_COMMIT[$name]} ]]; then
+      as_builder "$name" git -c advice.detachedHead=false checkout -q "${AUR_COMMIT[$name]}" ||
+        die $E_CUSTOM "AUR package '$name': commit ${AUR_COMMIT[$name]} not found"
+    fi
+    [[ -f $BOOT_ROOT$AUR_HOME/$name/.SRCINFO ]] || die $E_CUSTOM "AUR package '$name' has no .SRCINFO"
+    echo "AUR package $name: $(as_builder "$name" git log -1 --format='%h %s')"
+  done
+}
+
+# srcinfo_values NAME KEY…: the values of KEY (and KEY_x86_64) in NAME's .SRCINFO, version constraints
+# stripped, one per line.
+srcinfo_values() {
+  local name=$1 keys
+  shift
+  keys=$(printf '%s|' "$@")
+  sed -nE "s/^[[:space:]]*(${keys%|})(_x86_64)?[[:space:]]*=[[:space:]]*([^[:space:]]+).*/\3/p" \
+    "$BOOT_ROOT$AUR_HOME/$name/.SRCINFO" | sed -E 's/[<>=].*//' | sort -u
+}
+
+# aur_provider DEP: the listed package whose .SRCINFO names DEP as a pkgname or provides, if any.
+aur_provider() {
+  local name
+  for name in "${AUR_LIST[@]}"; do
+    srcinfo_values "$name" pkgname provides | grep -qxF "$1" && echo "$name" && return 0
+  done
+  return 0
+}
+
+# Orders the listed packages so that each comes after the listed packages it depends on (depth first).
+declare -A AUR_VISIT=()
+declare -a AUR_PATH_STACK=()
+order_aur_packages() {
+  local name
+  for name in "${AUR_LIST[@]}"; do visit_aur_package "$name"; done
+  echo "AUR build order: ${AUR_ORDER[*]}"
+}
+
+visit_aur_package() {
+  local n=$1 dep provider
+  [[ ${AUR_VISIT[$n]:-} == ordered ]] && return 0
+  [[ ${AUR_VISIT[$n]:-} == visiting ]] && die $E_CUSTOM "AUR packages depend on each other in a cycle: ${AUR_PATH_STACK[*]} $n"
+  AUR_VISIT[$n]=visiting
+  AUR_PATH_STACK+=("$n")
+  for dep in $(srcinfo_values "$n" depends makedepends checkdepends); do
+    provider=$(aur_provider "$dep")
+    if [[ -n $provider && $provider != "$n" ]]; then visit_aur_package "$provider"; fi
+  done
+  unset 'AUR_PATH_STACK[-1]'
+  AUR_VISIT[$n]=ordered
+  AUR_ORDER+=("$n")
+}
+
+# Installs NAME's dependencies into the bootstrap root: repository packages (as dependencies), the
+# listed AUR packages already built (pacman -U). A dependency from neither fails naming it.
+install_aur_build_deps() {
+  local name=$1 dep provider repo=() aur=() files
+  for dep in $(srcinfo_values "$name" depends makedepends checkdepends); do
+    provider=$(aur_provider "$dep")
+    if [[ -n $provider ]]; then
+      read -r -a files <<<"${AUR_FILES[$provider]}"
+      aur+=("${files[@]}")
+    elif in_bootstrap pacman -Sp --print-format %n "$dep" >/dev/null 2>&1; then
+      repo+=("$dep")
+    else
+      die $E_CUSTOM "AUR package '$name' depends on '$dep', which is neither in the repositories nor in aurPackages: add it to aurPackages"
+    fi
+  done
+  ((${#repo[@]} == 0)) || in_bootstrap pacman -S --asdeps --needed --noconfirm "${repo[@]}"
+  ((${#aur[@]} == 0)) || in_bootstrap pacman -U --asdeps --needed --noconfirm "${aur[@]}"
+}
+
+# makepkg (no -s: the dependencies are installed as root above) as the build user; collects the files.
+make_aur_package() {
+  local name=$1 file found=0
+  as_builder "$name" makepkg --noconfirm --nocolor --noprogressbar ||
+    die $E_CUSTOM "AUR package '$name': makepkg failed"
+  while IFS= read -r file; do
+    [[ -f $BOOT_ROOT$file && $file != *-debug-* ]] || continue
+    AUR_BUILT+=("$file") found=1
+    AUR_FILES[$name]+="$file "
+    echo "built: $file"
+  done < <(as_builder "$name" makepkg --packagelist)
+  ((found)) || die $E_CUSTOM "AUR package '$name': makepkg built no package file"
+}
+
+build_aur_packages() {
+  prepare_aur_builder
+  clone_aur_packages
+  order_aur_packages
+  local name
+  for name in "${AUR_ORDER[@]}"; do
+    printf -- '--- AUR package %s\n' "$name"
+    install_aur_build_deps "$name"
+    make_aur_package "$name"
+  done
+}
+
+# The built AUR packages and the uploaded local packages, in one transaction into the target; their
+# dependencies come from the repositories. -c: the bootstrap root's cache, so no package file lands in
+# the image; the copies in the bootstrap root go with it.
+install_custom_packages() {
+  local files=("${AUR_BUILT[@]}") pkg
+  mkdir -p "$BOOT_ROOT$PKG_STAGING"
+  for pkg in ${CFG[LOCAL_PACKAGES]:-}; do
+    cp "$pkg" "$BOOT_ROOT$PKG_STAGING/"
+    files+=("$PKG_STAGING/${pkg##*/}")
+  done
+  echo "installing into the image: ${files[*]##*/}"
+  in_bootstrap pacstrap -c -G -M -U /mnt "${files[@]}" || die $E_CUSTOM "installing the local and AUR packages failed (see above)"
+  rm -rf "${BOOT_ROOT:?}$PKG_STAGING"
+}
+
+# FILE entries, written inside the target through its chroot (symlinks resolve within the image).
+write_files() {
+  local entry path mode owner b64
+  for entry in "${FILES[@]}"; do
+    read -r path mode owner b64 <<<"$entry"
+    in_target getent passwd "${owner%%:*}" >/dev/null || die $E_CUSTOM "file $path: owner user '${owner%%:*}' does not exist in the image"
+    in_target getent group "${owner#*:}" >/dev/null || die $E_CUSTOM "file $path: owner group '${owner#*:}' does not exist in the image"
+    base64 -d <<<"$b64" | in_target install -D -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" /dev/stdin "$path" ||
+      die $E_CUSTOM "file $path could not be written"
+    echo "file $path ($mode $owner, $(base64 -d <<<"$b64" | wc -c) bytes)"
+  done
+}
+
+# run_script INDEX: SCRIPT entry INDEX, run with bash -e inside the new system as root; removed after.
+run_script() {
+  local entry=${SCRIPTS[$1]} name b64 rc=0 file=/root/.arch-ami-script
+  name=${entry% *} b64=${entry##* }
+  base64 -d <<<"$b64" | in_target install -D -m 0700 /dev/stdin "$file"
+  in_target bash -e "$file" </dev/null || rc=$?
+  in_target rm -f "$file"
+  ((rc == 0)) || die $E_CUSTOM "script '$name' failed with exit code $rc"
+}
+
+# SERVICES: every unit must be in the image (a template serves foo@bar.service), then enabled.
+enable_custom_services() {
+  local unit units=() dir found
+  read -r -a units <<<"${CFG[SERVICES]}"
+  for unit in "${units[@]}"; do
+    found=0
+    for dir in usr/lib/systemd/system etc/systemd/system; do
+      [[ -e $TARGET/$dir/$unit || ($unit =~ ^([^@]+@)[^@]+(\.[a-z]+)$ && -e $TARGET/$dir/${BASH_REMATCH[1]}${BASH_REMATCH[2]}) ]] && found=1 && break
+    done
+    ((found)) || die $E_CUSTOM "service $unit not found in the image (no unit file in /usr/lib/systemd/system or /etc/systemd/system); add the package that provides it"
+  done
+  in_target systemctl enable "${units[@]}"
+}
+
 clean_image() {
   rm -f "$TARGET/etc/machine-id" "$TARGET/var/lib/dbus/machine-id"
   rm -f "$TARGET"/etc/ssh/ssh_host_*
@@ -545,8 +776,29 @@ main() {
   prepare_bootstrap
   step "pacstrap"
   install_packages
+  if ((${#AUR_LIST[@]})); then
+    step "AUR packages (build)"
+    build_aur_packages
+  fi
+  if [[ ${#AUR_BUILT[@]} -gt 0 || -n ${CFG[LOCAL_PACKAGES]:-} ]]; then
+    step "local and AUR packages (install)"
+    install_custom_packages
+  fi
   step "configure"
   configure_system
+  if ((${#FILES[@]})); then
+    step "files"
+    write_files
+  fi
+  local i
+  for i in "${!SCRIPTS[@]}"; do
+    step "script $((i + 1))/${#SCRIPTS[@]}: ${SCRIPTS[$i]% *}"
+    run_script "$i"
+  done
+  if [[ -n ${CFG[SERVICES]:-} ]]; then
+    step "services"
+    enable_custom_services
+  fi
   step "clean"
   clean_image
   step "unmount and verify"
