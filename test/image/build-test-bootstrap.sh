@@ -28,22 +28,28 @@ declare -A SPLIT=(
   [openssh]="openssh-server openssh-client openssh-sftp-server"
   [cloud-init]=cloud-init [netplan]="netplan.io netplan-generator python3-netplan libnetplan1" [dhcpcd]=dhcpcd-base
 )
-# Packages provision.sh installs that need no program in this test (real names, empty content).
-EMPTY_PACKAGES=(efibootmgr)
+# Packages provision.sh installs that need no program in this test (real names, empty content). base-devel
+# and git are what provision.sh installs into the bootstrap root for AUR builds: the tools themselves
+# (makepkg, fakeroot, git) are Debian's, already in this Debian-made bootstrap root (BOOTSTRAP_DEBS).
+EMPTY_PACKAGES=(efibootmgr base-devel git)
 # Kernel module folders kept in the test "linux" package: storage (NVMe, Xen, virtio, SCSI/ATA),
 # filesystems, ENA, and what they depend on. The rest (sound, GPUs, most NICs) only slows the tests.
 KERNEL_MODULE_DIRS=(arch block crypto fs lib mm virt net drivers/acpi drivers/ata drivers/block drivers/char
   drivers/md drivers/net/ethernet/amazon drivers/net/virtio_net.ko.xz drivers/net/net_failover.ko.xz
   drivers/nvme drivers/scsi drivers/virtio drivers/xen drivers/firmware drivers/input drivers/platform drivers/rtc
   drivers/crypto drivers/hv)
-BOOTSTRAP_DEBS=(pacman-package-manager makepkg arch-install-scripts gnupg zstd libarchive-tools util-linux)
+BOOTSTRAP_DEBS=(pacman-package-manager makepkg fakeroot git arch-install-scripts gnupg zstd libarchive-tools util-linux passwd)
 REPO_PATH=/srv/arch-ami-test-repo
+# Stands in for the AUR: bare git repositories <name>.git (PKGBUILD + .SRCINFO, as the AUR serves them)
+# inside the bootstrap root, cloned by provision.sh from AUR_URL=file://$AUR_PATH.
+AUR_PATH=/srv/arch-ami-test-aur
 # cloud-init/cloud.cfg.tmpl is canonical/cloud-init's config/cloud.cfg.tmpl at this tag: the version
 # Debian trixie ships (checked at build time).
 CLOUD_INIT_TEMPLATE_VERSION=25.1.4
 
-# As in Arch, installing base brings systemd.
-declare -A DEPENDS=([base]=systemd)
+# As in Arch, installing base brings systemd. The test's local package needs a repository package that
+# nothing else installs (arch-ami-test-dep), so the image proves dependencies were resolved.
+declare -A DEPENDS=([base]=systemd [arch-ami-test-local]=arch-ami-test-dep)
 
 # make_package NAME DIR DESCRIPTION: writes NAME-1.0-1-x86_64.pkg.tar.zst from DIR into $REPO.
 make_package() {
@@ -253,6 +259,9 @@ build_repo() {
   kernel_package "$pkgs/linux" "$root.kernel"
   stand_in_packages "$pkgs" "$root"
   for name in "${EMPTY_PACKAGES[@]}"; do mkdir -p "$pkgs/$name"; done
+  # A repository package only the test's local and "AUR" packages depend on.
+  mkdir -p "$pkgs/arch-ami-test-dep/usr/share/arch-ami-test-dep"
+  echo "arch-ami test: installed as a dependency" >"$pkgs/arch-ami-test-dep/usr/share/arch-ami-test-dep/README"
   # archlinux-keyring: provision.sh refreshes the bootstrap root's keyring from the repository before pacstrap.
   mkdir -p "$pkgs/archlinux-keyring/usr/share/pacman/keyrings"
   cp "$KEYRING"/archlinux* "$pkgs/archlinux-keyring/usr/share/pacman/keyrings/"
@@ -303,6 +312,12 @@ build_bootstrap() {
     "$DEBIAN_SUITE" "$root" "$DEBIAN_MIRROR" >&2
   rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/*
   build_repo "$root$REPO_PATH"
+  # Arch's makepkg.conf builds .pkg.tar.zst (Debian's says .pkg.tar.gz).
+  sed -i -E "s/^PKGEXT=.*/PKGEXT='.pkg.tar.zst'/" "$root/etc/makepkg.conf"
+  grep -q "^PKGEXT='.pkg.tar.zst'" "$root/etc/makepkg.conf" || die "could not set PKGEXT in makepkg.conf"
+  mkdir -p "$out"
+  aur_repositories "$root" "$out"
+  local_package "$out"
   cat >"$root/etc/pacman.conf" <<EOF
 # arch-ami TEST bootstrap: an unsigned local repository built by the tests (the official tarball ships
 # Arch's stock pacman.conf with SigLevel = Required DatabaseOptional).
@@ -318,16 +333,97 @@ EOF
   # shellcheck disable=SC2016 # $repo and $arch are pacman's variables
   printf 'Server = file://%s/$repo/os/$arch\n' "$REPO_PATH" >"$root/etc/pacman.d/mirrorlist"
   install_test_keyring "$root"
-  mkdir -p "$out"
   tar -C "$work" --numeric-owner -cf - root.x86_64 | zstd -q -T0 -3 -o "$out/bootstrap.tar.zst"
   rm -rf "$work" "$KEYRING"
   log "test bootstrap tarball: $(du -h "$out/bootstrap.tar.zst" | cut -f1)"
 }
 
+# The local package the image test installs through localPackages (uploaded like the component does):
+# $out/local/arch-ami-test-local-1.0-1-x86_64.pkg.tar.zst, depending on the repository's arch-ami-test-dep.
+local_package() {
+  local out=$1 dir
+  dir=$(mktemp -d)
+  mkdir -p "$dir/usr/share/arch-ami-test-local" "$out/local"
+  echo "arch-ami test: a local package" >"$dir/usr/share/arch-ami-test-local/README"
+  REPO=$out/local make_package arch-ami-test-local "$dir" "arch-ami test: a package file given as localPackages"
+  rm -rf "$dir"
+}
+
+# aur_commit DIR MESSAGE: commits the work tree DIR (a fixed author, as an AUR maintainer).
+aur_commit() {
+  local dir=$1 msg=$2
+  git -C "$dir" add -A
+  git -C "$dir" -c user.name="arch-ami tests" -c user.email=test@arch-ami.invalid commit -q -m "$msg"
+}
+
+# aur_pkgbuild DIR NAME VERSION DEPENDS BODY: a PKGBUILD whose package() runs BODY, and its .SRCINFO
+# (written as `makepkg --printsrcinfo` writes it; the AUR serves both).
+aur_pkgbuild() {
+  local dir=$1 name=$2 version=$3 depends=$4 body=$5 dep
+  cat >"$dir/PKGBUILD" <<PKGBUILD
+# Maintainer: arch-ami tests <test@arch-ami.invalid>
+pkgname=$name
+pkgver=$version
+pkgrel=1
+pkgdesc="arch-ami test: an AUR package built on the builder"
+arch=(any)
+url=https://example.invalid/arch-ami-test
+license=(custom)
+depends=($depends)
+makedepends=(git)
+options=(!strip)
+
+package() {
+$body
+}
+PKGBUILD
+  {
+    printf 'pkgbase = %s\n\tpkgdesc = arch-ami test: an AUR package built on the builder\n' "$name"
+    printf '\tpkgver = %s\n\tpkgrel = 1\n\turl = https://example.invalid/arch-ami-test\n\tarch = any\n\tlicense = custom\n' "$version"
+    printf '\tmakedepends = git\n'
+    for dep in $depends; do printf '\tdepends = %s\n' "${dep//\'/}"; done
+    printf '\toptions = !strip\n\npkgname = %s\n' "$name"
+  } >"$dir/.SRCINFO"
+}
+
+# Two "AUR" packages as bare repositories below $AUR_PATH: arch-ami-aur-demo depends on arch-ami-aur-lib
+# (another AUR package: built first) and on the repository's arch-ami-test-dep, and ships a service.
+# arch-ami-aur-lib has two commits (1.0, then 2.0); the test pins the first. Writes $out/aur-packages: the
+# aurPackages list the image test uses, with the dependency listed second.
+aur_repositories() {
+  local root=$1 out=$2 work pin
+  work=$(mktemp -d)
+  mkdir -p "$root$AUR_PATH" "$work/lib" "$work/demo"
+  # shellcheck disable=SC2016 # expanded by makepkg
+  local lib_body='  install -d "$pkgdir/usr/bin"
+  printf "#!/bin/sh\necho arch-ami-aur-lib %s\n" "$pkgver" >"$pkgdir/usr/bin/arch-ami-aur-lib-hello"
+  chmod 755 "$pkgdir/usr/bin/arch-ami-aur-lib-hello"'
+  # shellcheck disable=SC2016 # expanded by makepkg
+  local demo_body='  install -d "$pkgdir/usr/bin" "$pkgdir/usr/lib/systemd/system"
+  printf "#!/bin/sh\nmkdir -p /var/lib/arch-ami-aur-demo\narch-ami-aur-lib-hello >/var/lib/arch-ami-aur-demo/marker\n" >"$pkgdir/usr/bin/arch-ami-aur-demo"
+  chmod 755 "$pkgdir/usr/bin/arch-ami-aur-demo"
+  printf "[Unit]\nDescription=arch-ami test: a service from an AUR package\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/bin/arch-ami-aur-demo\n\n[Install]\nWantedBy=multi-user.target\n" >"$pkgdir/usr/lib/systemd/system/arch-ami-aur-demo.service"'
+  git -C "$work/lib" init -q -b master
+  aur_pkgbuild "$work/lib" arch-ami-aur-lib 1.0 "" "$lib_body"
+  aur_commit "$work/lib" "arch-ami-aur-lib 1.0"
+  pin=$(git -C "$work/lib" rev-parse HEAD)
+  aur_pkgbuild "$work/lib" arch-ami-aur-lib 2.0 "" "$lib_body"
+  aur_commit "$work/lib" "arch-ami-aur-lib 2.0"
+  git -C "$work/demo" init -q -b master
+  aur_pkgbuild "$work/demo" arch-ami-aur-demo 1.0 "arch-ami-aur-lib 'arch-ami-test-dep>=1.0'" "$demo_body"
+  aur_commit "$work/demo" "arch-ami-aur-demo 1.0"
+  git clone -q --bare "$work/lib" "$root$AUR_PATH/arch-ami-aur-lib.git"
+  git clone -q --bare "$work/demo" "$root$AUR_PATH/arch-ami-aur-demo.git"
+  rm -rf "$work"
+  # The build user provision.sh creates does not own these (the real AUR is another machine): let git read them.
+  printf '[safe]\n\tdirectory = %s/*\n' "$AUR_PATH" >>"$root/etc/gitconfig"
+  printf 'arch-ami-aur-demo arch-ami-aur-lib@%s\n' "$pin" >"$out/aur-packages"
+}
+
 main() {
   require_root
   require_commands mmdebstrap:mmdebstrap bsdtar:libarchive-tools zstd:zstd repo-add:pacman-package-manager \
-    gpg:gnupg depmod:kmod apt-get:apt dpkg-deb:dpkg
+    gpg:gnupg depmod:kmod apt-get:apt dpkg-deb:dpkg git:git
   local key
   key=$(cat "${BASH_SOURCE[0]}" "$here/lib.sh" "$here"/stand-ins/* "$here"/cloud-init/* | sha256sum | cut -c1-16)
   cached test-bootstrap "$key" build_bootstrap
