@@ -2,13 +2,15 @@
 // under mocks (AWS stands in; the tarball command reports the test bootstrap tarball), takes its own
 // CopyToRemote inputs, and lays the files out where pulumi-command would put them on a fresh builder
 // (test/lib/copyToRemote.ts), never by copying folders with cp's rules. Remote paths under the admin
-// user's home are written below --into. Usage: tsx stage-uploads.ts --tarball PATH --into DIR
+// user's home are written below --into. --local-package: a localPackages file, uploaded to
+// localPackageRemotePath(). Usage: tsx stage-uploads.ts --tarball PATH --into DIR [--local-package PATH]
 import { parseArgs } from "node:util";
 import { installMocks, registered, settle } from "../unit/harness";
 import { copyToRemote, freshBuilder, materialize } from "../lib/copyToRemote";
-import { REMOTE } from "../../src/buildConfig";
+import { REMOTE, localPackageRemotePath } from "../../src/buildConfig";
+import { ArchAmiArgs } from "../../src/args";
 
-const { values } = parseArgs({ options: { tarball: { type: "string" }, into: { type: "string" } } });
+const { values } = parseArgs({ options: { tarball: { type: "string" }, into: { type: "string" }, "local-package": { type: "string" } } });
 if (!values.tarball || !values.into) {
     throw new Error("usage: stage-uploads.ts --tarball PATH --into DIR");
 }
@@ -16,13 +18,21 @@ installMocks({ tarballPath: values.tarball });
 
 void (async () => {
     const { ArchAmi } = await import("../../src");
-    new ArchAmi("test-image", { sshIngressCidrs: ["127.0.0.1/32"] });
+    const localPackages = values["local-package"] ? [values["local-package"]] : [];
+    new ArchAmi("test-image", { sshIngressCidrs: ["127.0.0.1/32"], localPackages } as ArchAmiArgs);
     await settle(100);
     const home = `/home/${REMOTE.user}`;
     const builder = freshBuilder(home);
     for (const r of registered.filter((x) => x.type === "command:remote:CopyToRemote")) {
         const source = r.inputs.source as { path: Promise<string> | string };
         copyToRemote(builder, await source.path, String(r.inputs.remotePath));
+    }
+    for (const p of localPackages) {
+        const remote = localPackageRemotePath(p);
+        if (builder.files.get(remote) === p) continue;
+        // Until the component uploads localPackages itself (issue 10's TypeScript side): the same rule.
+        process.stderr.write(`staged upload: the component did not upload ${p}; staging it at ${remote}\n`);
+        copyToRemote(builder, p, remote);
     }
     const outside = [...builder.files.keys()].filter((f) => !f.startsWith(`${home}/`));
     if (outside.length) throw new Error(`uploads outside ${home}: ${outside.join(" ")}`);

@@ -5,8 +5,11 @@
 # NVMe drive whose serial is a volume id, the same uploads and the same command line as the ArchAmi
 # component's remote command. Exit 0 only when provisioning succeeded; the image is left at PATH and the
 # surrogate's serial log at PATH.log. --negative-cases first runs the refusal cases (unknown volume,
-# mounted disk, corrupt tarball, missing package, a failure inside "configure") on the same VM and
-# checks each fails as it should; the real run after them proves a re-run after a failure is clean.
+# mounted disk, corrupt tarball, missing package, a failure inside "configure", a failing customization
+# script followed by a check that the volume was left unmounted) on the same VM and checks each fails as it
+# should; the real run after them proves a re-run after a failure is clean. The ext4 image is the
+# customized one (files, scripts, a service, a kernel parameter, a local package and two packages from
+# the stand-in AUR) and is built without a hostname (the product default); the btrfs image pins one.
 set -Eeuo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -19,6 +22,8 @@ declare -A EXPECT=()
 
 OUT="" NEGATIVE=0 FILESYSTEM=ext4
 REMOTE_USER="" REMOTE_TARBALL="" REMOTE_PROVISION_DIR=""
+# What the test bootstrap build leaves next to the tarball: the local package and the aurPackages list.
+LOCAL_PACKAGE="" AUR_PACKAGES=""
 
 parse_args() {
   while (($#)); do
@@ -72,6 +77,11 @@ negative_cases() {
 ($(render --volume-id "$VOLUME_ID")); rc=\$?; mv $tb.good $tb; exit \$rc"
   add_command missing-package 1 "$(render --volume-id "$VOLUME_ID" --packages arch-ami-no-such-package)"
   add_command fail-in-configure 1 "$(render --volume-id "$VOLUME_ID" --corrupt-config TIMEZONE=Arch/Nowhere)"
+  add_command failing-script 5 "$(render --volume-id "$VOLUME_ID" --customize failing-script)"
+  # The failed run released its mounts: nothing of the target disk and nothing under the work folder is
+  # mounted (checked before the real run, which would release leftovers itself).
+  add_command left-unmounted 0 "lsblk -nrpo NAME,MOUNTPOINT $dev; findmnt -rno TARGET | grep /var/tmp/arch-ami && exit 1
+! lsblk -nrpo MOUNTPOINT $dev | grep -q ."
 }
 
 stage_upload() {
@@ -79,11 +89,19 @@ stage_upload() {
   UPLOAD=$WORKDIR/upload
   mkdir -p "$UPLOAD/home" "$UPLOAD/commands" "$UPLOAD/results"
   # Where the component's own CopyToRemote inputs put each file (pulumi-command's copy rule, modelled).
-  "$repo/node_modules/.bin/tsx" "$here/stage-uploads.ts" --tarball "$tarball" --into "$UPLOAD/home"
+  LOCAL_PACKAGE=$(dirname "$tarball")/local/arch-ami-test-local-1.0-1-x86_64.pkg.tar.zst
+  AUR_PACKAGES=$(<"$(dirname "$tarball")/aur-packages")
+  [[ -f $LOCAL_PACKAGE ]] || die "the test bootstrap build left no local package at $LOCAL_PACKAGE"
+  "$repo/node_modules/.bin/tsx" "$here/stage-uploads.ts" --tarball "$tarball" --into "$UPLOAD/home" --local-package "$LOCAL_PACKAGE"
   [[ -f $UPLOAD/home/${REMOTE_TARBALL#/home/admin/} && -f $UPLOAD/home/${REMOTE_PROVISION_DIR#/home/admin/}/provision.sh ]] ||
     die "the staged uploads lack the tarball or provision.sh where the remote command expects them"
   ((NEGATIVE)) && negative_cases
-  add_command provision 0 "$(render --volume-id "$VOLUME_ID" --filesystem "$FILESYSTEM")"
+  if [[ $FILESYSTEM == ext4 ]]; then
+    add_command provision 0 "$(render --volume-id "$VOLUME_ID" --filesystem ext4 --hostname "" --customize full \
+      --aur-packages "$AUR_PACKAGES" --local-package "$LOCAL_PACKAGE")"
+  else
+    add_command provision 0 "$(render --volume-id "$VOLUME_ID" --filesystem "$FILESYSTEM")"
+  fi
 }
 
 run_surrogate() {

@@ -48,7 +48,7 @@ export function imageKey(): string {
     const h = createHash("sha256");
     for (const f of [...filesBelow(path.join(repo, "provision")), ...filesBelow(path.join(repo, "test/image")), ...RENDERING].sort()) {
         // The image's inputs only: not the tests that inspect it.
-        if (f.includes("/test/image/") && f.endsWith(".ts") && !f.endsWith("render-command.ts")) continue;
+        if (f.includes("/test/image/") && f.endsWith(".ts") && !f.endsWith("render-command.ts") && !f.endsWith("customization.ts")) continue;
         h.update(path.relative(repo, f)).update(fs.readFileSync(f));
     }
     return h.digest("hex").slice(0, 16);
