@@ -16,6 +16,8 @@ import { TEST_IMAGE_HOSTNAME, TestImage, skipUnlessCapable, testImage } from "..
 import { BootResult, Bus, Firmware, LOGIN_PROMPT, boot, outputPath, overlay } from "./qemu";
 import { instance, keyPair } from "../firstboot/firstboot";
 import { Vm } from "../firstboot/vm";
+import { localHostname } from "../firstboot/imds";
+import { TEST_KERNEL_PARAMETER } from "../image/customization";
 
 const skip = skipUnlessCapable();
 const BOOT_TIMEOUT = Number(process.env.ARCH_AMI_BOOT_TIMEOUT ?? 600);
@@ -23,12 +25,26 @@ const FAIL_TIMEOUT = Number(process.env.ARCH_AMI_FAIL_TIMEOUT ?? 60);
 const CMDLINE = "console=tty0 console=ttyS0,115200 nvme_core.io_timeout=4294967295";
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
-function checkBoot(r: BootResult, expectedUuid: string, device: string, fstype = "ext4"): void {
+/** A boot to the login prompt, and the hostname the metadata service gave that instance. */
+interface LoginBoot extends BootResult {
+    metadataHostname: string;
+}
+
+/**
+ * The ext4 test image is the customized one, built without a hostname: its kernel command line carries
+ * the extra parameter and the login prompt shows the metadata service's hostname. The btrfs image pins
+ * TEST_IMAGE_HOSTNAME, which survives although the metadata service offers its own.
+ */
+function checkBoot(r: LoginBoot, expectedUuid: string, device: string, fstype = "ext4"): void {
     assert.ok(!r.timedOut, `reached the login prompt within ${BOOT_TIMEOUT}s; serial (${r.serialLog}):\n${r.serial.slice(-3000)}`);
     assert.ok(r.secondsToLogin !== undefined, `systemd's serial getty showed a login prompt; serial (${r.serialLog}):\n${r.serial.slice(-3000)}`);
     assert.match(r.serial, /GNU GRUB  version/, "GRUB's menu reached the serial console");
     assert.match(r.serial, /Loading Linux linux \.\.\./, "GRUB's own output reached the serial console");
-    assert.match(r.serial, new RegExp(`Command line: \\S+ root=UUID=${expectedUuid} .*${esc(CMDLINE)}`), "the kernel got the EC2 command line");
+    const customized = fstype === "ext4";
+    const cmdline = customized ? `${CMDLINE} ${TEST_KERNEL_PARAMETER}` : CMDLINE;
+    assert.match(r.serial, new RegExp(`Command line: \\S+ root=UUID=${expectedUuid} .*${esc(cmdline)}`), "the kernel got the EC2 command line");
+    if (customized) assert.match(r.serial, new RegExp(`^.*Command line: .*\\b${esc(TEST_KERNEL_PARAMETER)}\\b`, "m"), "the image's kernel parameter is on the kernel's command line");
+    else assert.doesNotMatch(r.serial, new RegExp(`Command line: .*${esc(TEST_KERNEL_PARAMETER)}`));
     assert.match(r.serial, new RegExp(`initramfs: root UUID=${expectedUuid} found at ${esc(device)} by UUID, mounted rw`));
     const dev = device.replace("/dev/", "");
     if (fstype === "ext4") assert.match(r.serial, new RegExp(`EXT4-fs \\(${dev}\\): mounted filesystem ${expectedUuid}`));
@@ -37,9 +53,15 @@ function checkBoot(r: BootResult, expectedUuid: string, device: string, fstype =
     assert.match(r.serial, /systemd\[1\]: Detected first boot\./, "no machine-id in the image: a first boot");
     assert.match(r.serial, /Mounted efi\.mount/, "the ESP from fstab is mounted at /efi");
     assert.doesNotMatch(r.serial, /\[FAILED\]/, "no unit failed before the login prompt");
-    // The test image sets hostname explicitly: it survives cloud-init's first boot (preserve_hostname), though
-    // the metadata service offers its own (ip-10-0-…).
-    assert.equal(LOGIN_PROMPT.exec(r.serial)?.[1] ?? "", TEST_IMAGE_HOSTNAME, "the login prompt shows the image's explicit hostname");
+    const prompt = LOGIN_PROMPT.exec(r.serial)?.[1] ?? "";
+    if (customized) {
+        // No hostname in the image: cloud-init sets the metadata service's (ip-10-0-…) before the getty starts.
+        assert.equal(prompt, r.metadataHostname, "the login prompt shows the metadata service's hostname");
+    } else {
+        // An explicit hostname survives cloud-init's first boot (preserve_hostname), though the metadata
+        // service offers its own (ip-10-0-…).
+        assert.equal(prompt, TEST_IMAGE_HOSTNAME, "the login prompt shows the image's explicit hostname");
+    }
 }
 
 let launches = 0;
@@ -49,14 +71,15 @@ let launches = 0;
  * ds-identify enable cloud-init on any machine, and the getty waits for cloud-init's config stage, so a
  * boot without a metadata service would sit in cloud-init's metadata timeouts.
  */
-async function bootToLogin(disk: string, firmware: Firmware, bus: Bus, name: string, work: string, format: "raw" | "qcow2" = "raw"): Promise<BootResult> {
+async function bootToLogin(disk: string, firmware: Firmware, bus: Bus, name: string, work: string, format: "raw" | "qcow2" = "raw"): Promise<LoginBoot> {
     const n = ++launches;
     const net = `10.0.${20 + n}.0/24`;
     const qcow = path.join(work, `${name}.qcow2`);
     overlay(disk, qcow, format);
     const key = keyPair(work, `key-${name}`);
+    const inst = instance(`i-0b00000000000000${n}`, net, key);
     const vm = new Vm({
-        name: `boot-${n}`, firmware, bus, disk: qcow, instance: instance(`i-0b00000000000000${n}`, net, key), net,
+        name: `boot-${n}`, firmware, bus, disk: qcow, instance: inst, net,
         serialLog: outputPath("boot", `${name}.serial.log`), requestLog: outputPath("boot", `${name}.imds-requests.jsonl`),
     });
     try {
@@ -68,7 +91,8 @@ async function bootToLogin(disk: string, firmware: Firmware, bus: Bus, name: str
             if (LOGIN_PROMPT.test(vm.serial())) secondsToLogin = (Date.now() - vm.startedAt) / 1000;
         }
         const serial = vm.serial();
-        return { firmware, bus, serial, serialLog: vm.o.serialLog, secondsToLogin, timedOut: secondsToLogin === undefined && vm.running };
+        const metadataHostname = localHostname(inst).split(".")[0];
+        return { firmware, bus, serial, serialLog: vm.o.serialLog, secondsToLogin, timedOut: secondsToLogin === undefined && vm.running, metadataHostname };
     } finally {
         await vm.tearDown();
         fs.rmSync(qcow, { force: true });

@@ -17,6 +17,7 @@ import { Vm } from "./vm";
 import { verifyScript } from "../../src/buildConfig";
 import { TEST_IMAGE_HOSTNAME } from "../image/testImage";
 import { verifyCommand } from "../../src/image/verify";
+import { TEST_KERNEL_PARAMETER, TEST_SERVICE_MARKER } from "../image/customization";
 
 const skip = skipUnlessCapable();
 const TIME_SERVERS = "169.254.169.123 fd00:ec2::123";
@@ -85,12 +86,28 @@ function proveGrown(f: Map<string, string>, fstype: string): void {
     assert.ok(root > 0.95 * part, `root filesystem ${root} bytes fills the ${part}-byte partition (resize)`);
 }
 
-function proveNetwork(f: Map<string, string>, vm: Vm): void {
-    const expected = localHostname(vm.o.instance).split(".")[0];
-    // The test image sets an explicit hostname: cloud-init keeps it (preserve_hostname) although the metadata
-    // service offers its own, which the instance still resolves.
-    assert.notEqual(expected, TEST_IMAGE_HOSTNAME);
-    assert.equal(section(f, "hostname"), TEST_IMAGE_HOSTNAME, "the image's explicit hostname survived cloud-init's first boot");
+/** How the image was built: the ext4 image without a hostname (the default), the btrfs image with one. */
+type Hostname = "metadata" | "pinned";
+
+/** The hostname the instance must have: the metadata service's local-hostname, or the image's pinned one. */
+function expectedHostname(vm: Vm, hostname: Hostname): string {
+    return hostname === "metadata" ? localHostname(vm.o.instance).split(".")[0] : TEST_IMAGE_HOSTNAME;
+}
+
+function proveNetwork(f: Map<string, string>, vm: Vm, hostname: Hostname): void {
+    const metadata = localHostname(vm.o.instance).split(".")[0];
+    const expected = expectedHostname(vm, hostname);
+    assert.notEqual(metadata, TEST_IMAGE_HOSTNAME);
+    if (hostname === "metadata") {
+        // Built without a hostname (no /etc/hostname, preserve_hostname false): cloud-init set the metadata
+        // service's local-hostname.
+        assert.equal(section(f, "hostname"), metadata, "the hostname is the metadata service's local-hostname");
+        assert.match(section(f, "etc-hostname"), new RegExp(`^${metadata}(\\.|$)`), "cloud-init wrote it to /etc/hostname");
+    } else {
+        // An explicit hostname: cloud-init keeps it (preserve_hostname) although the metadata service offers
+        // its own, which the instance still resolves.
+        assert.equal(section(f, "hostname"), TEST_IMAGE_HOSTNAME, "the image's explicit hostname survived cloud-init's first boot");
+    }
     assert.ok(vm.requests().some((r) => r.method === "GET" && /local-hostname/.test(r.path)), "cloud-init read the metadata hostname");
     // cloud-init rendered the metadata's network config with netplan (the image's first renderer); netplan
     // generated systemd-networkd units, networkd brought the interface up.
@@ -105,7 +122,7 @@ function proveNetwork(f: Map<string, string>, vm: Vm): void {
     assert.equal(section(f, "resolv-conf"), "nameserver 127.0.0.53");
     const dnsServer = vm.o.net.split("/")[0].replace(/\.0$/, ".3");
     assert.match(section(f, "resolvectl-dns"), new RegExp(dnsServer.replace(/\./g, "\\.")));
-    assert.match(section(f, "resolve-query"), new RegExp(`^${TEST_IMAGE_HOSTNAME}: `), "resolved answers for the instance's hostname");
+    assert.match(section(f, "resolve-query"), new RegExp(`^${expected}: `), "resolved answers for the instance's hostname");
     assert.match(section(f, "getent"), new RegExp(vm.o.instance.localIpv4.replace(/\./g, "\\.")));
     // Amazon Time Sync, and synchronized with it (pacman-init waits for time-sync.target).
     assert.match(section(f, "timesync"), new RegExp(`SystemNTPServers=${TIME_SERVERS}`));
@@ -141,15 +158,26 @@ function semaphores(f: Map<string, string>): Map<string, string> {
     return new Map(section(f, "sem").split("\n").map((l) => l.split(" ") as [string, string]));
 }
 
+/** The customized (ext4) image: its kernel parameter is on the command line, the AUR package's service ran. */
+function proveCustomized(f: Map<string, string>): void {
+    assert.ok(section(f, "cmdline").split(" ").includes(TEST_KERNEL_PARAMETER), `kernel parameter in /proc/cmdline: ${section(f, "cmdline")}`);
+    const [enabled, active, ...marker] = section(f, "aur-demo").split("\n");
+    assert.equal(enabled, "enabled", "the AUR package's service is enabled");
+    assert.equal(active, "active", "the AUR package's service ran (oneshot, RemainAfterExit)");
+    assert.equal(marker.join("\n") + "\n", TEST_SERVICE_MARKER.content, "its marker holds the pinned AUR dependency's output");
+}
+
 /** Every first-boot fact; returns what later launches and the reboot compare. */
 async function proveFirstBoot(l: Launch, key: KeyPair, other: KeyPair, fstype: string): Promise<Proven> {
+    const customized = fstype === "ext4";
     const { vm } = l;
     await proveLogin(vm, key, other);
     const f = await facts(vm, key);
     proveCloudInit(f, vm);
     proveSystem(f);
     proveGrown(f, fstype);
-    proveNetwork(f, vm);
+    proveNetwork(f, vm, customized ? "metadata" : "pinned");
+    if (customized) proveCustomized(f);
     provePacmanInit(f, true);
     proveSshd(f);
     // The instance's host keys as files (read inside: ssh-keyscan under load can miss one), and what sshd
@@ -174,8 +202,8 @@ async function proveFirstBoot(l: Launch, key: KeyPair, other: KeyPair, fstype: s
  * thing is broken on purpose (a failed unit). Offline there is no upstream DNS: the name it resolves is the
  * instance's own hostname, through systemd-resolved's stub.
  */
-async function proveVerifyScript(vm: Vm, key: KeyPair): Promise<void> {
-    const args = ["--packages", "base linux", "--dns-name", TEST_IMAGE_HOSTNAME, "--require-time-sync"];
+async function proveVerifyScript(vm: Vm, key: KeyPair, hostname: Hostname): Promise<void> {
+    const args = ["--packages", "base linux", "--dns-name", expectedHostname(vm, hostname), "--require-time-sync"];
     const ok = await vm.ssh(verifyCommand(verifyScript(), args), { key: key.privateKey, timeoutSeconds: 600 });
     assert.equal(ok.status, 0, `verify.sh passes on a good first boot:\n${ok.stdout}\n${ok.stderr}`);
     assert.match(ok.stdout, /verify: all checks passed/);
@@ -217,7 +245,7 @@ describe("first boot as on EC2 (IMDSv2, real systemd, cloud-init, OpenSSH)", { s
         vms.push(l.vm);
         try {
             first = await proveFirstBoot(l, key, other, "ext4");
-            await proveVerifyScript(l.vm, key);
+            await proveVerifyScript(l.vm, key, "metadata");
 
             // Reboot the same instance.
             await l.vm.ssh("sudo systemctl reboot", { key: key.privateKey, timeoutSeconds: 30 });

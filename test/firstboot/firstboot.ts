@@ -93,6 +93,9 @@ sec instance-id; sudo cat /var/lib/cloud/data/instance-id
 sec cloud-init-warnings; sudo grep -E '\[(WARNING|ERROR|CRITICAL)\]' /var/log/cloud-init.log
 sec imdsv2; sudo grep -c 'Fetching Ec2 IMDSv2 API Token' /var/log/cloud-init.log
 sec hostname; hostname
+sec etc-hostname; cat /etc/hostname 2>&1
+sec cmdline; cat /proc/cmdline
+sec aur-demo; systemctl is-enabled arch-ami-aur-demo.service 2>&1; systemctl is-active arch-ami-aur-demo.service 2>&1; cat /var/lib/arch-ami-aur-demo/marker 2>&1
 sec root-bytes; findmnt -bno SIZE /
 sec root-part-bytes; lsblk -bdno SIZE "$(findmnt -no SOURCE /)"
 sec root-fstype; findmnt -no FSTYPE /

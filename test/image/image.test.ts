@@ -45,18 +45,33 @@ describe("provisioned image", { skip }, () => {
             assert.match(t.log, /time zone Arch\/Nowhere not in the image's tzdata/);
             assert.match(t.log, /provisioning FAILED in step 7 \(configure\)/);
         });
+        it("failed a customization script (bash -e) with exit 5, naming the script and its exit code", () => {
+            assert.equal(t.results.get("05-failing-script"), 5);
+            const run = t.log.slice(t.log.lastIndexOf("=== surrogate command 05-failing-script ==="), t.log.lastIndexOf("=== surrogate command 05-failing-script exit"));
+            assert.match(run, /==> \[9\/11\] script 2\/2: fails-on-purpose \(\+\d+s\)/);
+            assert.match(run, /^before-the-failure$/m, "the script's output streams into the log");
+            assert.doesNotMatch(run, /^after-the-failure-must-not-run$/m, "set -e: the script stopped at the failing command");
+            assert.match(run, /provision: error: script 'fails-on-purpose' failed with exit code 7/);
+            assert.match(run, /provisioning FAILED in step 9 \(script 2\/2: fails-on-purpose\) with exit code 5/);
+            assert.match(run, /the volume is left unmounted/);
+        });
+        it("left the volume unmounted after the failed script (checked on the builder before the next run)", () => {
+            assert.equal(t.results.get("06-left-unmounted"), 0);
+        });
         it("then re-ran cleanly on the same builder and succeeded", () => {
-            assert.equal(t.results.get("05-provision"), 0);
-            const last = t.log.slice(t.log.lastIndexOf("=== surrogate command 05-provision ==="));
+            assert.equal(t.results.get("07-provision"), 0);
+            const last = t.log.slice(t.log.lastIndexOf("=== surrogate command 07-provision ==="));
             assert.match(last, /previous state: cleaning leftovers/);
             assert.match(last, /ARCH-AMI-PROVISION-OK/);
         });
         it("printed a numbered step header with elapsed time for every step, and a summary", () => {
-            const last = t.log.slice(t.log.lastIndexOf("=== surrogate command 05-provision ==="));
-            const steps = [...last.matchAll(/==> \[(\d)\/9\] ([a-z ]+) \(\+\d+s\)/g)].map((m) => `${m[1]} ${m[2]}`);
+            const last = t.log.slice(t.log.lastIndexOf("=== surrogate command 07-provision ==="));
+            const steps = [...last.matchAll(/==> \[(\d+)\/(\d+)\] (.+) \(\+\d+s\)$/gm)].map((m) => `${m[1]}/${m[2]} ${m[3]}`);
             assert.deepEqual(steps, [
-                "1 check inputs", "2 find target disk", "3 partition", "4 filesystems", "5 bootstrap environment",
-                "6 pacstrap", "7 configure", "8 clean", "9 unmount and verify",
+                "1/15 check inputs", "2/15 find target disk", "3/15 partition", "4/15 filesystems", "5/15 bootstrap environment",
+                "6/15 pacstrap", "7/15 AUR packages (build)", "8/15 local and AUR packages (install)", "9/15 configure",
+                "10/15 files", "11/15 script 1/2: first-marker", "12/15 script 2/2: second-extends", "13/15 services",
+                "14/15 clean", "15/15 unmount and verify",
             ]);
             const summary = last.slice(last.indexOf("==> summary"));
             assert.match(summary, /^packages\s+1\d$/m);
@@ -122,11 +137,11 @@ describe("provisioned image", { skip }, () => {
             const used = sh("sh", ["-c", `zcat '${img.p("boot/initramfs-linux.img")}' | cpio -i --to-stdout --quiet mkinitcpio.used`]);
             assert.match(used, /nvme xen_blkfront virtio_blk/);
         });
-        it("sets locale, time zone, hostname and the mirror", () => {
+        it("sets locale, time zone and the mirror, and no hostname (built without one: the instance takes the metadata's)", () => {
             assert.match(img.read("etc/locale.gen"), /^en_US\.UTF-8 UTF-8$/m);
             assert.equal(img.read("etc/locale.conf"), "LANG=en_US.UTF-8\n");
             assert.equal(fs.readlinkSync(img.p("etc/localtime")), "/usr/share/zoneinfo/UTC");
-            assert.equal(img.read("etc/hostname"), "arch-test\n");
+            assert.ok(!exists("etc/hostname"), "no /etc/hostname");
             // systemd-firstboot would otherwise ask for a keymap on the first boot's console.
             assert.equal(img.read("etc/vconsole.conf"), "KEYMAP=us\n");
             // issue 9: the image's mirrorlist is imageMirror (test/image/config.test.ts), not the build mirror.
@@ -211,9 +226,15 @@ describe("provisioned image, btrfs variant", { skip }, () => {
     });
     after(() => img?.detach());
 
-    it("provisioned successfully", () => {
+    it("provisioned successfully, in the nine steps of an image without customizations", () => {
         assert.equal(t.results.get("00-provision"), 0);
         assert.match(t.log, /^filesystem\s+btrfs$/m);
+        const steps = [...t.log.matchAll(/==> \[(\d+)\/(\d+)\] (.+) \(\+\d+s\)$/gm)].map((m) => `${m[1]}/${m[2]} ${m[3]}`);
+        assert.deepEqual(steps, ["1/9 check inputs", "2/9 find target disk", "3/9 partition", "4/9 filesystems", "5/9 bootstrap environment", "6/9 pacstrap", "7/9 configure", "8/9 clean", "9/9 unmount and verify"]);
+    });
+    it("pins the explicit hostname: /etc/hostname, kept by cloud-init (preserve_hostname: true)", () => {
+        assert.equal(img.read("etc/hostname"), "arch-test\n");
+        assert.match(img.read("etc/cloud/cloud.cfg.d/90-arch-ami.cfg"), /^preserve_hostname: true$/m);
     });
     it("has a btrfs root mounted with zstd compression by UUID, and btrfs-progs installed", () => {
         assert.equal(img.blkid(3, "TYPE"), "btrfs");
