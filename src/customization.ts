@@ -35,7 +35,7 @@ const SCRIPT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const UNIT = /^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|socket|timer|path|target|mount|automount)$/;
 const KERNEL_PARAMETER = /^[A-Za-z0-9_.,:/=+@%~-]+$/;
 const PACKAGE_FILE = /^[A-Za-z0-9@_+][A-Za-z0-9@._+-]*\.pkg\.tar\.zst$/;
-const AUR_PACKAGE = /^([a-z0-9@_+][a-z0-9@._+-]*?)(?:@([0-9a-f]{7,40}))?$/;
+const AUR_PACKAGE = /^([a-z0-9_+][a-z0-9._+-]*)(?:@([0-9a-f]{7,40}))?$/;
 const KERNEL_PARAMETERS_MAX = 1024;
 
 export type PathRule = { kind: "owned" | "cleaned" | "runtime"; pattern: string; re: RegExp };
@@ -214,7 +214,7 @@ export function resolveCustomization(
     for (const p of aurPackages) {
         check(r, "aurPackages", p, {
             ok: p.length <= 170 && AUR_PACKAGE.test(p),
-            expected: 'AUR package names, each optionally pinned to a commit of its AUR git repository: "yay-bin" or "yay-bin@<7–40 hex digits>"',
+            expected: 'AUR package names (lowercase letters, digits and . _ + -), each optionally pinned to a commit of its AUR git repository: "yay-bin" or "yay-bin@<7–40 hex digits>"',
         });
     }
     unique(r, "aurPackages", aurPackages.map((p) => AUR_PACKAGE.exec(p)![1]), "package");

@@ -2,7 +2,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ArchAmiArgs, BootMode, BootstrapMethod, Filesystem, Kernel } from "./args";
-import { DEFAULTS } from "./argSpec";
+import { DEFAULTS, NESTED_DEFAULTS } from "./argSpec";
 import { check, fail, oneOf, plainObject, plainString, stringList } from "./validate";
 import { CustomizationSettings, resolveCustomization } from "./customization";
 import { provisionDir } from "./buildConfig";
@@ -206,13 +206,13 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
         : (s("mirror") ?? DEFAULTS.mirror);
     check(r, "mirror", mirror, {
         ok: /^(https?|file):\/\/\S+$/.test(mirror) && mirror.includes("$repo"),
-        expected: 'an http(s) or file URL without spaces containing "$repo", e.g. "https://geo.mirror.pkgbuild.com/$repo/os/$arch"',
+        expected: `an http(s) or file URL without spaces containing "$repo", e.g. "${DEFAULTS.mirror}"`,
     });
     secure("mirror", mirror);
     const imageMirror = s("imageMirror") ?? DEFAULTS.imageMirror;
     check(r, "imageMirror", imageMirror, {
         ok: /^https?:\/\/\S+$/.test(imageMirror) && imageMirror.includes("$repo"),
-        expected: 'an http(s) URL without spaces containing "$repo" that instances can reach, e.g. "https://geo.mirror.pkgbuild.com/$repo/os/$arch"',
+        expected: `an http(s) URL without spaces containing "$repo" that instances can reach, e.g. "${DEFAULTS.imageMirror}"`,
     });
     secure("imageMirror", imageMirror);
 
@@ -397,7 +397,7 @@ function resolveDistribution(r: string, args: ArchAmiArgs, encryption: Encryptio
     const accountIds = list("accountIds", ACCOUNT_ID, "12-digit AWS account ids");
     const organizationArns = list("organizationArns", ORG_ARN, "organization ARNs such as arn:aws:organizations::111122223333:organization/o-exampleorgid");
     const organizationalUnitArns = list("organizationalUnitArns", OU_ARN, "OU ARNs such as arn:aws:organizations::111122223333:ou/o-exampleorgid/ou-examplerootid-exampleouid");
-    const isPublic = sh.public ?? false;
+    const isPublic = sh.public ?? NESTED_DEFAULTS.SharingArgs.public;
     check(r, "sharing.public", isPublic, { ok: typeof isPublic === "boolean", expected: "true or false" });
     check(r, "sharing.acknowledgePublic", sh.acknowledgePublic, {
         ok: !isPublic || sh.acknowledgePublic === true,
