@@ -161,10 +161,30 @@ export function renderConfig(image: ImageSettings, runtime: RuntimeSettings): st
         ["DEFAULT_USER", image.defaultUser],
         ["MIRROR", image.mirror],
         ["IMAGE_MIRROR", image.imageMirror],
+        ...customizationConfig(image),
     ];
     return ["# arch-ami build configuration, rendered by the ArchAmi component", ...values.map(([k, v]) => `${k}=${v}`)]
         .join("\n")
         .concat("\n");
+}
+
+const b64 = (text: string) => Buffer.from(text).toString("base64");
+
+/**
+ * The customization keys (provision/README.md): lists space-separated, and one `FILE`/`SCRIPT` line per
+ * item in order, their content base64-encoded (any text, one line).
+ */
+function customizationConfig(image: ImageSettings): [string, string][] {
+    const c = image.customization;
+    return [
+        ["SERVICES", c.services.join(" ")],
+        ["KERNEL_PARAMETERS", c.kernelParameters.join(" ")],
+        ["LOCAL_PACKAGES", c.localPackages.map((p) => localPackageRemotePath(p.file)).join(" ")],
+        ["AUR_URL", c.aurUrl],
+        ["AUR_PACKAGES", c.aurPackages.join(" ")],
+        ...c.files.map((f): [string, string] => ["FILE", `${f.path} ${f.mode} ${f.owner} ${b64(f.content)}`]),
+        ...c.scripts.map((x): [string, string] => ["SCRIPT", `${x.name} ${b64(x.content)}`]),
+    ];
 }
 
 /**

@@ -1,4 +1,6 @@
 import { ArchAmi } from "./archAmi";
-import { ArchAmiArgs, BootMode, BootstrapMethod, Filesystem, Kernel } from "./args";
 
-export { ArchAmi, ArchAmiArgs, BootMode, BootstrapMethod, Filesystem, Kernel };
+export { ArchAmi };
+export * from "./args";
+export { ARGUMENT_KINDS, DEFAULTS } from "./argSpec";
+export { argsFromStackConfig } from "./stackConfig";

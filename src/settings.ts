@@ -1,29 +1,14 @@
 import * as net from "node:net";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ArchAmiArgs, BootMode, BootstrapMethod, Filesystem, Kernel } from "./args";
+import { DEFAULTS, NESTED_DEFAULTS } from "./argSpec";
+import { check, fail, oneOf, plainObject, plainString, stringList } from "./validate";
+import { CustomizationSettings, resolveCustomization } from "./customization";
+import { provisionDir } from "./buildConfig";
 
-/** Defaults of every optional argument that has one; the README's argument table lists the same. */
-export const DEFAULTS = {
-    instanceType: "t3.small",
-    associatePublicIp: true,
-    volumeSize: 4,
-    filesystem: Filesystem.Ext4,
-    bootMode: BootMode.UefiPreferred,
-    tpmSupport: false,
-    retainImages: false,
-    verify: true,
-    kernel: Kernel.Linux,
-    locale: "en_US.UTF-8",
-    timezone: "UTC",
-    defaultUser: "arch",
-    mirror: "https://geo.mirror.pkgbuild.com/$repo/os/$arch",
-    imageMirror: "https://geo.mirror.pkgbuild.com/$repo/os/$arch",
-    allowInsecureMirror: false,
-    rebuildToken: "",
-    bootstrapDate: "latest",
-    bootstrapMethod: BootstrapMethod.Official,
-    bootstrapMirror: "https://geo.mirror.pkgbuild.com",
-} as const;
+/** The constant defaults, generated from the TSDoc in args.ts (the one place they are written). */
+export { DEFAULTS, NESTED_DEFAULTS } from "./argSpec";
 
 /** The Arch Linux Archive: daily repository snapshots and every bootstrap release. */
 export const ARCHIVE = "https://archive.archlinux.org";
@@ -53,6 +38,8 @@ export interface ImageSettings {
     rebuildToken: string;
     bootstrapDate: string;
     bootstrapSha256: string;
+    /** Files, scripts, services, kernel parameters, local and AUR packages (all empty by default). */
+    customization: CustomizationSettings;
 }
 
 /** Encryption of the build's volume (and so of its snapshot and AMI). Part of the build hash. */
@@ -92,29 +79,10 @@ export interface Settings {
     distribution: DistributionSettings;
     /** Undefined: detect the deployer's public IPv4 at run time. */
     sshIngressCidrs?: string[];
+    /** Absolute paths of the `localPackages` on the deploying machine (uploaded; only their content is hashed). */
+    localPackagePaths: string[];
 }
 
-type Check = { ok: boolean; expected: string };
-
-function fail(resourceName: string, arg: string, expected: string, got: unknown): never {
-    throw new pulumi.ResourceError(
-        `ArchAmi "${resourceName}": argument "${arg}" is invalid: got ${JSON.stringify(got)}; ` +
-            `expected ${expected}. Fix "${arg}" and run again (nothing was created).`,
-        undefined,
-        true,
-    );
-}
-
-function check(resourceName: string, arg: string, value: unknown, c: Check): void {
-    if (!c.ok) {
-        fail(resourceName, arg, c.expected, value);
-    }
-}
-
-function oneOf<T extends string>(values: Record<string, T>, v: unknown): Check {
-    const accepted = Object.values(values);
-    return { ok: accepted.includes(v as T), expected: `one of ${accepted.map((a) => `"${a}"`).join(", ")}` };
-}
 
 const AMI_NAME = /^[A-Za-z0-9()[\] ./\-'@_]+$/;
 const PACKAGE = /^[a-z0-9@_+][a-z0-9@._+-]*$/;
@@ -160,24 +128,6 @@ function isHostname(h: string): boolean {
     return h.length <= 253 && h.split(".").every((l) => HOST_LABEL.test(l));
 }
 
-function stringList(resourceName: string, arg: string, v: unknown): string[] | undefined {
-    if (v === undefined) {
-        return undefined;
-    }
-    check(resourceName, arg, v, {
-        ok: Array.isArray(v) && v.every((x) => typeof x === "string"),
-        expected: "a list of strings",
-    });
-    return v as string[];
-}
-
-function plainString(resourceName: string, arg: string, v: unknown): string | undefined {
-    if (v === undefined) {
-        return undefined;
-    }
-    check(resourceName, arg, v, { ok: typeof v === "string", expected: "a plain string (not an Output)" });
-    return v as string;
-}
 
 /**
  * Validates every argument and applies defaults. Throws a `pulumi.ResourceError` naming the argument and
@@ -256,13 +206,13 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
         : (s("mirror") ?? DEFAULTS.mirror);
     check(r, "mirror", mirror, {
         ok: /^(https?|file):\/\/\S+$/.test(mirror) && mirror.includes("$repo"),
-        expected: 'an http(s) or file URL without spaces containing "$repo", e.g. "https://geo.mirror.pkgbuild.com/$repo/os/$arch"',
+        expected: `an http(s) or file URL without spaces containing "$repo", e.g. "${DEFAULTS.mirror}"`,
     });
     secure("mirror", mirror);
     const imageMirror = s("imageMirror") ?? DEFAULTS.imageMirror;
     check(r, "imageMirror", imageMirror, {
         ok: /^https?:\/\/\S+$/.test(imageMirror) && imageMirror.includes("$repo"),
-        expected: 'an http(s) URL without spaces containing "$repo" that instances can reach, e.g. "https://geo.mirror.pkgbuild.com/$repo/os/$arch"',
+        expected: `an http(s) URL without spaces containing "$repo" that instances can reach, e.g. "${DEFAULTS.imageMirror}"`,
     });
     secure("imageMirror", imageMirror);
 
@@ -302,8 +252,14 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
         expected: 'an http(s) or file URL without spaces, e.g. "https://geo.mirror.pkgbuild.com"',
     });
     secure("bootstrapMirror", bootstrapMirror);
-    const rebuildToken = s("rebuildToken") ?? DEFAULTS.rebuildToken;
+    const rebuildToken = s("rebuildToken") ?? "";
     check(r, "rebuildToken", rebuildToken, { ok: rebuildToken.length <= 256 && !/[\r\n]/.test(rebuildToken), expected: "at most 256 characters on one line" });
+
+    const { customization, localPackagePaths } = resolveCustomization(r, args, {
+        aurUrlDefault: DEFAULTS.aurUrl,
+        allowInsecureMirror,
+        ownedPaths: path.join(provisionDir(), "owned-paths"),
+    });
 
     const description = s("description") ?? `Arch Linux (${kernel}, ${filesystem}) built by arch-ami`;
     check(r, "description", description, { ok: description.length <= 255, expected: "at most 255 characters" });
@@ -349,6 +305,7 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
             rebuildToken,
             bootstrapDate,
             bootstrapSha256,
+            customization,
         },
         amiNamePrefix: namePrefix,
         description,
@@ -363,6 +320,7 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
         encryption,
         distribution,
         sshIngressCidrs,
+        localPackagePaths,
     };
 }
 
@@ -377,13 +335,6 @@ const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
 const SSM_NAME = /^(\/[A-Za-z0-9_.-]+)+$|^[A-Za-z0-9_.-]+$/;
 const KMS_EXPECTED = 'a KMS key ARN ("arn:aws:kms:<region>:111122223333:key/<key id or mrk-…>"; the provider accepts no alias or bare id)';
 
-function plainObject(resourceName: string, arg: string, v: unknown): Record<string, unknown> | undefined {
-    if (v === undefined) {
-        return undefined;
-    }
-    check(resourceName, arg, v, { ok: typeof v === "object" && v !== null && !Array.isArray(v), expected: "an object of plain values" });
-    return v as Record<string, unknown>;
-}
 
 /** A key ARN, in `region` when that is known. */
 function kmsKey(resourceName: string, arg: string, v: unknown, region: string | undefined): string {
@@ -446,7 +397,7 @@ function resolveDistribution(r: string, args: ArchAmiArgs, encryption: Encryptio
     const accountIds = list("accountIds", ACCOUNT_ID, "12-digit AWS account ids");
     const organizationArns = list("organizationArns", ORG_ARN, "organization ARNs such as arn:aws:organizations::111122223333:organization/o-exampleorgid");
     const organizationalUnitArns = list("organizationalUnitArns", OU_ARN, "OU ARNs such as arn:aws:organizations::111122223333:ou/o-exampleorgid/ou-examplerootid-exampleouid");
-    const isPublic = sh.public ?? false;
+    const isPublic = sh.public ?? NESTED_DEFAULTS.SharingArgs.public;
     check(r, "sharing.public", isPublic, { ok: typeof isPublic === "boolean", expected: "true or false" });
     check(r, "sharing.acknowledgePublic", sh.acknowledgePublic, {
         ok: !isPublic || sh.acknowledgePublic === true,

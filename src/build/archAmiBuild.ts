@@ -70,7 +70,7 @@ export class ArchAmiBuild extends pulumi.ComponentResource {
             dialErrorLimit: -1,
             perDialTimeout: 10,
         };
-        const uploads = uploadInputs({ buildName, connection, tarball: tarballAsset(tarball.info, tarball.urn), scriptsDir: b.scriptsDir }, this);
+        const uploads = uploadInputs({ buildName, connection, tarball: tarballAsset(tarball.info, tarball.urn), scriptsDir: b.scriptsDir, localPackages: s.localPackagePaths }, this);
         const provisioned = provisionVolume(
             {
                 buildName,

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { REMOTE } from "../buildConfig";
+import { REMOTE, localPackageRemotePath } from "../buildConfig";
 
 export interface UploadInputs {
     buildName: string;
@@ -10,6 +10,8 @@ export interface UploadInputs {
     tarball: pulumi.Input<pulumi.asset.Asset>;
     /** Local folder of the provisioning scripts (`provision/`). */
     scriptsDir: string;
+    /** Absolute paths of the `localPackages` on this machine. */
+    localPackages: string[];
 }
 
 export interface Uploads {
@@ -29,7 +31,8 @@ export function scriptsLanding(scriptsDir: string): string {
 }
 
 /**
- * Stage "upload" (one per build): the bootstrap tarball and the provisioning scripts, over SFTP. Both
+ * Stage "upload" (one per build): the bootstrap tarball, the provisioning scripts and each local package
+ * (to `localPackageRemotePath`, a file to a path that does not exist yet: its folder is created), over SFTP. Both
  * ignore `source` and `connection`, which never change meaningfully within one build: the tarball file
  * exists only on the machine that ran this build's tarball command, and a stopped builder has no public
  * address. A new build is a new pair of uploads (new URNs), created from the new build's own inputs.
@@ -46,5 +49,13 @@ export function uploadInputs(u: UploadInputs, parent: pulumi.Resource): Uploads 
         { connection: u.connection, source: new pulumi.asset.FileArchive(u.scriptsDir), remotePath: REMOTE.uploadDir },
         opts,
     );
-    return { resources: [tarball, scripts], scriptsRemoteDir: scriptsLanding(u.scriptsDir) };
+    const packages = u.localPackages.map(
+        (p, i) =>
+            new command.remote.CopyToRemote(
+                `${u.buildName}-upload-package-${i}`,
+                { connection: u.connection, source: new pulumi.asset.FileAsset(p), remotePath: localPackageRemotePath(p) },
+                opts,
+            ),
+    );
+    return { resources: [tarball, scripts, ...packages], scriptsRemoteDir: scriptsLanding(u.scriptsDir) };
 }

@@ -33,7 +33,7 @@ describe("component package schema", () => {
         const expected = [
             "name", "description", "tags", "subnetId", "instanceType", "sshIngressCidrs", "associatePublicIp", "builderAmi",
             "volumeSize", "filesystem", "bootMode", "tpmSupport", "retainImages", "encryption", "regions", "sharing", "deprecationTime", "ssmParameterName", "verify", "kernel", "packages", "locale", "timezone", "hostname",
-            "defaultUser", "mirror", "imageMirror", "repositorySnapshot", "allowInsecureMirror", "rebuildToken", "bootstrapMethod", "bootstrapMirror", "bootstrapDate", "bootstrapSha256",
+            "defaultUser", "files", "scripts", "services", "kernelParameters", "localPackages", "aurPackages", "aurUrl", "mirror", "imageMirror", "repositorySnapshot", "allowInsecureMirror", "rebuildToken", "bootstrapMethod", "bootstrapMirror", "bootstrapDate", "bootstrapSha256",
         ];
         assert.deepEqual(Object.keys(r.inputProperties).sort(), [...expected].sort());
         for (const [k, p] of Object.entries(r.inputProperties)) {
@@ -61,5 +61,23 @@ describe("component package schema", () => {
         }
         assert.equal(r.properties.amiIds?.type, "object");
         assert.equal(r.properties.amiIds?.additionalProperties?.type, "string");
+    });
+
+    it("expresses the customization arguments as arrays of plain objects and strings", () => {
+        const r = schema.resources["arch-ami:index:ArchAmi"];
+        const objectType = (p: Prop) => schema.types[p.items!.$ref!.replace("#/types/", "")] as unknown as { type: string; properties: Record<string, Prop>; required?: string[] };
+        assert.equal(r.inputProperties.files.type, "array");
+        const file = objectType(r.inputProperties.files);
+        assert.equal(file.type, "object");
+        assert.deepEqual(Object.keys(file.properties).sort(), ["content", "mode", "overwrite", "owner", "path"]);
+        assert.deepEqual([...(file.required ?? [])].sort(), ["content", "path"]);
+        assert.equal(file.properties.overwrite.type, "boolean");
+        const script = objectType(r.inputProperties.scripts);
+        assert.deepEqual([...(script.required ?? [])].sort(), ["content", "name"]);
+        for (const k of ["services", "kernelParameters", "localPackages", "aurPackages"]) {
+            assert.equal(r.inputProperties[k].type, "array", k);
+            assert.equal(r.inputProperties[k].items?.type, "string", k);
+        }
+        assert.equal(r.inputProperties.aurUrl.type, "string");
     });
 });
