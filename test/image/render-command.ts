@@ -9,11 +9,11 @@
 // --customize full is the customized test image (files, scripts, a service, a kernel parameter, the local
 // and the "AUR" packages); failing-script has a second script that fails (exit 7).
 import { parseArgs } from "node:util";
-import { REMOTE, TARGET_DEVICE, localPackageRemotePath, provisionCommand, provisionDir, renderConfig } from "../../src/buildConfig";
+import { REMOTE, TARGET_DEVICE, provisionCommand, provisionDir, renderConfig } from "../../src/buildConfig";
 import { scriptsLanding } from "../../src/build/upload";
 import { resolveSettings } from "../../src/settings";
 import { ArchAmiArgs } from "../../src/args";
-import { TEST_AUR_URL, testCustomization } from "./customization";
+import { testCustomization } from "./customization";
 
 const { values } = parseArgs({
     options: {
@@ -41,23 +41,9 @@ const args: ArchAmiArgs = {
     hostname: values.hostname,
     mirror: values.mirror,
     ...custom,
-} as ArchAmiArgs;
+};
 const settings = resolveSettings("test-image", args);
 let config = renderConfig(settings.image, { volumeId: values["volume-id"] ?? "", deviceName: TARGET_DEVICE });
-// Until renderConfig emits the customization keys (the component side of issue 10), render them here
-// exactly as provision/README.md specifies.
-if (!/^SERVICES=/m.test(config)) {
-    const b64 = (s: string) => Buffer.from(s).toString("base64");
-    config += [
-        `SERVICES=${(custom.services ?? []).join(" ")}`,
-        `KERNEL_PARAMETERS=${(custom.kernelParameters ?? []).join(" ")}`,
-        `LOCAL_PACKAGES=${(custom.localPackages ?? []).map(localPackageRemotePath).join(" ")}`,
-        `AUR_URL=${custom.aurUrl ?? TEST_AUR_URL}`,
-        `AUR_PACKAGES=${(custom.aurPackages ?? []).join(" ")}`,
-        ...(custom.files ?? []).map((f) => `FILE=${f.path} ${f.mode ?? "0644"} ${f.owner ?? "root:root"} ${b64(f.content)}`),
-        ...(custom.scripts ?? []).map((s) => `SCRIPT=${s.name} ${b64(s.content)}`),
-    ].join("\n") + "\n";
-}
 const corrupt = values["corrupt-config"];
 if (corrupt) {
     const key = corrupt.split("=")[0];

@@ -8,7 +8,6 @@ import { parseArgs } from "node:util";
 import { installMocks, registered, settle } from "../unit/harness";
 import { copyToRemote, freshBuilder, materialize } from "../lib/copyToRemote";
 import { REMOTE, localPackageRemotePath } from "../../src/buildConfig";
-import { ArchAmiArgs } from "../../src/args";
 
 const { values } = parseArgs({ options: { tarball: { type: "string" }, into: { type: "string" }, "local-package": { type: "string" } } });
 if (!values.tarball || !values.into) {
@@ -19,7 +18,7 @@ installMocks({ tarballPath: values.tarball });
 void (async () => {
     const { ArchAmi } = await import("../../src");
     const localPackages = values["local-package"] ? [values["local-package"]] : [];
-    new ArchAmi("test-image", { sshIngressCidrs: ["127.0.0.1/32"], localPackages } as ArchAmiArgs);
+    new ArchAmi("test-image", { sshIngressCidrs: ["127.0.0.1/32"], localPackages });
     await settle(100);
     const home = `/home/${REMOTE.user}`;
     const builder = freshBuilder(home);
@@ -27,12 +26,9 @@ void (async () => {
         const source = r.inputs.source as { path: Promise<string> | string };
         copyToRemote(builder, await source.path, String(r.inputs.remotePath));
     }
+    // The component itself uploads each local package to where the config's LOCAL_PACKAGES says.
     for (const p of localPackages) {
-        const remote = localPackageRemotePath(p);
-        if (builder.files.get(remote) === p) continue;
-        // Until the component uploads localPackages itself (issue 10's TypeScript side): the same rule.
-        process.stderr.write(`staged upload: the component did not upload ${p}; staging it at ${remote}\n`);
-        copyToRemote(builder, p, remote);
+        if (builder.files.get(localPackageRemotePath(p)) !== p) throw new Error(`the component did not upload ${p} to ${localPackageRemotePath(p)}`);
     }
     const outside = [...builder.files.keys()].filter((f) => !f.startsWith(`${home}/`));
     if (outside.length) throw new Error(`uploads outside ${home}: ${outside.join(" ")}`);
