@@ -76,7 +76,7 @@ export interface FileArgs {
     path: string;
     /** The file's text: a plain string, never a Pulumi secret (every launcher of the AMI can read every file in it). Required. */
     content: string;
-    /** Permission bits as four octal digits, e.g. `0600`. Default: `0644`. */
+    /** Permission bits as three or four octal digits, e.g. `0600`. Default: `0644`. */
     mode?: string;
     /** Owner as `user:group`, both existing in the image at build time (cloud-init creates the default user only at first boot). Default: `root:root`. */
     owner?: string;

@@ -69,8 +69,11 @@ export function buildCodeDigest(srcDir: string = __dirname, self: string = path.
     );
 }
 
-/** Files of provision/ that do not shape the image: the post-registration check (it has its own identity). */
-export const NOT_IN_BUILD = ["verify.sh"];
+/**
+ * Files of provision/ that do not shape the image: the post-registration check (it has its own identity)
+ * and the path rules the component validates `files` with.
+ */
+export const NOT_IN_BUILD = ["verify.sh", "owned-paths"];
 
 /** The verification script shipped with the package. */
 export function verifyScript(scriptsDir: string = provisionDir()): string {

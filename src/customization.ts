@@ -4,10 +4,9 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
 import { ArchAmiArgs } from "./args";
 import { NESTED_DEFAULTS } from "./argSpec";
-import { check, fail, plainObject, plainString, stringList } from "./validate";
+import { PLAIN_VALUE_ADVICE, check, fail, notOutput, plainObject, plainString, stringList } from "./validate";
 
 /** The customization of one image, validated; all of it is part of the build hash. */
 export interface CustomizationSettings {
@@ -24,16 +23,19 @@ export interface CustomizationSettings {
 
 /**
  * Files and scripts travel base64-encoded inside the config, which travels base64-encoded in the remote
- * command's command line: one argument of `bash -c`, which Linux limits to 128 KiB (MAX_ARG_STRLEN).
+ * command's command line: one argument of `bash -c` (sshd runs `$SHELL -c <command>`), which Linux limits to
+ * 128 KiB (MAX_ARG_STRLEN = 32 pages). The whole rendered command must stay below this, with room to spare.
  */
-export const MAX_INLINE_BYTES = 48 * 1024;
+export const MAX_COMMAND_BYTES = 120 * 1024;
+/** Linux's PATH_MAX. */
+const PATH_MAX = 4096;
 
 const FILE_PATH = /^(\/[A-Za-z0-9._@+=,:~-]+)+$/;
 const MODE = /^0?[0-7]{3}$|^[0-7]{4}$/;
 const NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 const SCRIPT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
-const UNIT = /^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|socket|timer|path|target|mount|automount)$/;
-const KERNEL_PARAMETER = /^[A-Za-z0-9_.,:/=+@%~-]+$/;
+const UNIT = /^[A-Za-z0-9_][A-Za-z0-9:_.\\-]*(@[A-Za-z0-9:_.\\-]*)?\.(service|socket|timer|path|target|mount|automount)$/;
+const KERNEL_PARAMETER = /^[A-Za-z0-9_.,:/=+@%~][A-Za-z0-9_.,:/=+@%~-]*$/;
 const PACKAGE_FILE = /^[A-Za-z0-9@_+][A-Za-z0-9@._+-]*\.pkg\.tar\.zst$/;
 const AUR_PACKAGE = /^([a-z0-9_+][a-z0-9._+-]*)(?:@([0-9a-f]{7,40}))?$/;
 const KERNEL_PARAMETERS_MAX = 1024;
@@ -62,22 +64,15 @@ export function readPathRules(file: string): PathRule[] {
         });
 }
 
-const SECRET_ADVICE =
-    "a plain string. A Pulumi Output cannot be used: the content is part of the build's identity, computed before " +
-    "anything runs; and a secret must never be baked into an image, because everyone who can launch the AMI (and " +
-    "anyone it is shared with) can read every file in it. Fetch secrets at boot instead (user data, SSM Parameter " +
-    "Store, Secrets Manager)";
-
 function text(r: string, arg: string, v: unknown): string {
-    if (pulumi.Output.isInstance(v)) {
-        fail(r, arg, SECRET_ADVICE, "a Pulumi Output (possibly a secret)");
-    }
-    check(r, arg, typeof v === "string" ? "(text)" : v, { ok: typeof v === "string", expected: SECRET_ADVICE });
+    notOutput(r, arg, v);
+    check(r, arg, typeof v === "string" ? "(text)" : v, { ok: typeof v === "string", expected: `a plain string: ${PLAIN_VALUE_ADVICE}` });
     return v as string;
 }
 
 function list(r: string, arg: string, v: unknown): unknown[] {
     if (v === undefined) return [];
+    notOutput(r, arg, v);
     check(r, arg, v, { ok: Array.isArray(v), expected: "a list" });
     return v as unknown[];
 }
@@ -90,17 +85,17 @@ function unique(r: string, arg: string, values: string[], what: string): void {
     }
 }
 
-function resolveFiles(r: string, args: ArchAmiArgs, rules: PathRule[]): CustomizationSettings["files"] {
+function resolveFiles(r: string, args: ArchAmiArgs, rules: PathRule[], defaultUser: string): CustomizationSettings["files"] {
     const d = NESTED_DEFAULTS.FileArgs;
     const files = list(r, "files", args.files).map((f, i) => {
         const a = `files[${i}]`;
         const o = plainObject(r, a, f) ?? fail(r, a, "an object { path, content, mode?, owner?, overwrite? }", f);
         const p = plainString(r, `${a}.path`, o.path);
         check(r, `${a}.path`, p, {
-            ok: p !== undefined && FILE_PATH.test(p) && !p.split("/").some((s) => s === "." || s === ".."),
+            ok: p !== undefined && p.length < PATH_MAX && FILE_PATH.test(p) && !p.split("/").some((s) => s === "." || s === ".."),
             expected:
                 'an absolute path in the image such as "/etc/myapp/config.toml": letters, digits, / and . _ - + @ = , : ~, ' +
-                'no "." or ".." segments, no trailing /',
+                `no "." or ".." segments, no trailing /, shorter than ${PATH_MAX}`,
         });
         const rule = rules.find((x) => x.re.test(p!));
         if (rule?.kind === "runtime") {
@@ -129,9 +124,22 @@ function resolveFiles(r: string, args: ArchAmiArgs, rules: PathRule[]): Customiz
             ok: more.length === 0 && NAME.test(user) && group !== undefined && NAME.test(group),
             expected: 'user:group, e.g. "root:root" (both must exist in the image when it is built)',
         });
+        check(r, `${a}.owner`, owner, {
+            ok: user !== defaultUser && group !== defaultUser,
+            expected:
+                `an owner that exists when the image is built: "${defaultUser}" (defaultUser) is created by cloud-init only at ` +
+                "first boot; write the file for root, or give it to that user from a script in user data (or a systemd unit) at boot",
+        });
         return { path: p!, mode: mode.padStart(4, "0"), owner, content };
     });
     unique(r, "files", files.map((f) => f.path), "path");
+    for (const f of files) {
+        const inside = files.find((g) => g.path.startsWith(`${f.path}/`));
+        check(r, "files", f.path, {
+            ok: inside === undefined,
+            expected: `no path that is also the folder of another (${inside?.path} is inside ${f.path}): a path is one file`,
+        });
+    }
     return files;
 }
 
@@ -173,19 +181,11 @@ function resolveLocalPackages(r: string, args: ArchAmiArgs): { packages: Customi
 export function resolveCustomization(
     r: string,
     args: ArchAmiArgs,
-    opts: { aurUrlDefault: string; allowInsecureMirror: boolean; ownedPaths: string },
+    opts: { aurUrlDefault: string; allowInsecureMirror: boolean; ownedPaths: string; defaultUser: string },
 ): { customization: CustomizationSettings; localPackagePaths: string[] } {
-    const files = resolveFiles(r, args, readPathRules(opts.ownedPaths));
+    const files = resolveFiles(r, args, readPathRules(opts.ownedPaths), opts.defaultUser);
     const scripts = resolveScripts(r, args);
-    const inline = [...files, ...scripts].reduce((n, x) => n + Buffer.byteLength(x.content), 0);
-    check(r, "files", `${inline} bytes of files and scripts`, {
-        ok: inline <= MAX_INLINE_BYTES,
-        expected:
-            `files and scripts of at most ${MAX_INLINE_BYTES / 1024} KiB together (they travel in the remote command's ` +
-            "command line); ship larger content as a package (localPackages) or let a script download it",
-    });
-
-    const services = stringList(r, "services", args.services) ?? [];
+    const services = [...(stringList(r, "services", args.services) ?? [])];
     for (const u of services) {
         check(r, "services", u, {
             ok: u.length <= 256 && UNIT.test(u),
@@ -193,13 +193,16 @@ export function resolveCustomization(
         });
     }
     unique(r, "services", services, "unit");
+    // Enabling is order-free: one image, one hash, whatever order they are listed in.
+    services.sort();
 
     const kernelParameters = stringList(r, "kernelParameters", args.kernelParameters) ?? [];
     for (const k of kernelParameters) {
         check(r, "kernelParameters", k, {
             ok: KERNEL_PARAMETER.test(k),
             expected:
-                'one parameter per entry, e.g. "mitigations=auto" or "console=ttyS1,115200": letters, digits and _ . , : / = + @ % ~ -; ' +
+                'one parameter per entry, e.g. "mitigations=auto" or "console=ttyS1,115200": letters, digits and _ . , : / = + @ % ~ -, ' +
+                'not starting with - ("--" would hand the rest of the command line to init); ' +
                 "no spaces, quotes, $, backslashes or newlines (the command line is written into GRUB's shell-style config)",
         });
     }
@@ -230,7 +233,8 @@ export function resolveCustomization(
     });
 
     return {
-        customization: { files, scripts, services, kernelParameters, localPackages: local.packages, aurPackages, aurUrl },
+        // Without AUR packages the URL is never used: it neither renders nor enters the build hash.
+        customization: { files, scripts, services, kernelParameters, localPackages: local.packages, aurPackages, aurUrl: aurPackages.length ? aurUrl : "" },
         localPackagePaths: local.paths,
     };
 }

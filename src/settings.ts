@@ -4,8 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ArchAmiArgs, BootMode, BootstrapMethod, Filesystem, Kernel } from "./args";
 import { DEFAULTS, NESTED_DEFAULTS } from "./argSpec";
 import { check, fail, oneOf, plainObject, plainString, stringList } from "./validate";
-import { CustomizationSettings, resolveCustomization } from "./customization";
-import { provisionDir } from "./buildConfig";
+import { CustomizationSettings, MAX_COMMAND_BYTES, resolveCustomization } from "./customization";
+import { REMOTE, TARGET_DEVICE, provisionCommand, provisionDir, renderConfig } from "./buildConfig";
 
 /** The constant defaults, generated from the TSDoc in args.ts (the one place they are written). */
 export { DEFAULTS, NESTED_DEFAULTS } from "./argSpec";
@@ -259,6 +259,7 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
         aurUrlDefault: DEFAULTS.aurUrl,
         allowInsecureMirror,
         ownedPaths: path.join(provisionDir(), "owned-paths"),
+        defaultUser,
     });
 
     const description = s("description") ?? `Arch Linux (${kernel}, ${filesystem}) built by arch-ami`;
@@ -289,24 +290,27 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
         }
     }
 
+    const image: ImageSettings = {
+        volumeSize,
+        filesystem,
+        kernel,
+        packages,
+        locale,
+        timezone,
+        hostname,
+        defaultUser,
+        mirror,
+        imageMirror,
+        allowInsecureMirror,
+        rebuildToken,
+        bootstrapDate,
+        bootstrapSha256,
+        customization,
+    };
+    checkCommandSize(r, image);
+
     return {
-        image: {
-            volumeSize,
-            filesystem,
-            kernel,
-            packages,
-            locale,
-            timezone,
-            hostname,
-            defaultUser,
-            mirror,
-            imageMirror,
-            allowInsecureMirror,
-            rebuildToken,
-            bootstrapDate,
-            bootstrapSha256,
-            customization,
-        },
+        image,
         amiNamePrefix: namePrefix,
         description,
         bootMode,
@@ -322,6 +326,27 @@ export function resolveSettings(resourceName: string, args: ArchAmiArgs): Settin
         sshIngressCidrs,
         localPackagePaths,
     };
+}
+
+/**
+ * The provisioning command carries the rendered config in its command line, which Linux limits (see
+ * MAX_COMMAND_BYTES): measured on the real rendering, with the longest volume id and the real upload folder.
+ */
+function checkCommandSize(r: string, image: ImageSettings): void {
+    const config = renderConfig(image, { volumeId: "vol-0123456789abcdef0", deviceName: TARGET_DEVICE });
+    const bytes = Buffer.byteLength(provisionCommand(config, path.posix.join(REMOTE.uploadDir, path.basename(provisionDir()))));
+    if (bytes <= MAX_COMMAND_BYTES) return;
+    const c = image.customization;
+    const sum = (xs: { content: string }[]) => xs.reduce((n, x) => n + Buffer.byteLength(x.content) + 64, 0);
+    const arg = sum(c.files) >= sum(c.scripts) ? (c.files.length ? "files" : "packages") : "scripts";
+    fail(
+        r,
+        arg,
+        `files, scripts and lists that render a provisioning command of at most ${MAX_COMMAND_BYTES} bytes (this one has ` +
+            `${bytes}; the config travels in the remote command's command line, one argument Linux limits to 128 KiB). ` +
+            "Ship larger content as a package (localPackages), or let a script download it",
+        `${c.files.length} files and ${c.scripts.length} scripts`,
+    );
 }
 
 // Key ARNs only: terraform-provider-aws validates kms_key_id as an ARN (aws_ami_copy, aws_ebs_volume), and

@@ -73,10 +73,10 @@ describe("arguments: one source", () => {
 
 describe("default program: stack config", () => {
     // Runs argsFromStackConfig in a fresh process with the config the Pulumi CLI would pass.
-    const run = (config: Record<string, string>) =>
+    const run = (config: Record<string, string>, secretKeys: string[] = []) =>
         spawnSync(process.execPath, ["--import", "tsx", "-e", 'const { argsFromStackConfig } = require("./src/stackConfig"); process.stdout.write(JSON.stringify(argsFromStackConfig("arch-ami")));'], {
             cwd: repo,
-            env: { ...process.env, PULUMI_CONFIG: JSON.stringify(config) },
+            env: { ...process.env, PULUMI_CONFIG: JSON.stringify(config), PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(secretKeys) },
             encoding: "utf8",
         });
 
@@ -99,5 +99,18 @@ describe("default program: stack config", () => {
         const r = run({ "arch-ami:volumeSzie": "8", "arch-ami:volumeSize": "8" });
         assert.notEqual(r.status, 0);
         assert.match(r.stderr, /unknown stack config "arch-ami:volumeSzie": ArchAmi has no such argument\. Known: name, description, .*volumeSize/);
+    });
+
+    it("refuses a secret, which would be baked into the image, without printing it", () => {
+        const r = run({ "arch-ami:files": '[{"path":"/etc/token","content":"hunter2"}]' }, ["arch-ami:files"]);
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /stack config "arch-ami:files" is a secret: .*everyone who can launch the AMI can read every file in it/);
+        assert.doesNotMatch(r.stderr, /hunter2/);
+    });
+
+    it("refuses a number with trailing text instead of reading its first digits", () => {
+        const r = run({ "arch-ami:volumeSize": "8GiB" });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /stack config "arch-ami:volumeSize" must be a number/);
     });
 });

@@ -11,7 +11,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { BASE_ARGS, byRole, capturedByTypeName, captureOptions, installMocks, optionsByName, registered, settle } from "./harness";
 import { ArchAmiArgs } from "../../src/args";
 import { buildHash, localPackageRemotePath, provisionDir, renderConfig } from "../../src/buildConfig";
-import { MAX_INLINE_BYTES, readPathRules } from "../../src/customization";
+import { MAX_COMMAND_BYTES, readPathRules } from "../../src/customization";
+import { provisionCommand } from "../../src/buildConfig";
 import { resolveSettings } from "../../src/settings";
 
 installMocks();
@@ -44,7 +45,17 @@ const cases: [string, ArchAmiArgs | Record<string, unknown>, RegExp][] = [
     ["files[0].owner", { files: [{ path: "/etc/app.conf", content: "x", owner: "root:wheel:x" }] }, /user:group/],
     ["files[0].overwrite", { files: [{ path: "/etc/fstab", content: "x", overwrite: "yes" }] }, /true or false/],
     ["files", { files: [{ path: "/etc/a", content: "1" }, { path: "/etc/a", content: "2" }] }, /each path at most once/],
-    ["files", { files: [{ path: "/etc/big", content: "x".repeat(MAX_INLINE_BYTES + 1) }] }, /at most 48 KiB together.*localPackages/],
+    ["files", { files: [{ path: "/etc/big", content: "x".repeat(100 * 1024) }] }, /provisioning command of at most 122880 bytes.*localPackages/],
+    ["files", { files: Array.from({ length: 3000 }, (_, i) => ({ path: `/etc/many/f${i}`, content: "x" })) }, /provisioning command of at most/],
+    ["scripts", { scripts: Array.from({ length: 2000 }, (_, i) => ({ name: `s${i}`, content: `echo "step ${i} of a long generated setup"` })) }, /provisioning command of at most/],
+    ["files[0].path", { files: [{ path: `/etc/${"d".repeat(4100)}`, content: "x" }] }, /shorter than 4096/],
+    ["files", { files: [{ path: "/etc/app", content: "1" }, { path: "/etc/app/x.conf", content: "2" }] }, /\/etc\/app\/x\.conf is inside \/etc\/app/],
+    ["files[0].path", { files: [{ path: "/var/run/app.pid", content: "x" }] }, /mount point of the running system/],
+    ["files[0].owner", { files: [{ path: "/home/arch/.bashrc", content: "x", owner: "arch:arch" }] }, /created by cloud-init only at first boot/],
+    ["files", { files: pulumi.secret([{ path: "/etc/app.conf", content: "hunter2" }]) }, /a secret must never be baked into an image/],
+    ["services[0]", { services: [pulumi.output("a.service")] }, /A Pulumi Output cannot be used/],
+    ["services", { services: ["-x.service"] }, /unit names/],
+    ["kernelParameters", { kernelParameters: ["--", "init=/bin/sh"] }, /not starting with -/],
     ["files[0]", { files: ["/etc/a"] }, /an object of plain values/],
     ["scripts[0].name", { scripts: [{ name: "my script", content: "true" }] }, /letters, digits and \. _ -/],
     ["scripts[0].content", { scripts: [{ name: "empty", content: "  \n" }] }, /not empty/],
@@ -126,6 +137,10 @@ describe("customization arguments: build hash", () => {
         ["an AUR pin", { aurPackages: ["yay-bin@0123abc"] }],
         ["aurUrl (with an AUR package)", { aurPackages: ["yay-bin"], aurUrl: "https://aur.example" }],
     ];
+    it("does not change with aurUrl alone (no AUR package: never used) or with the order of services", () => {
+        assert.equal(hashOf({ aurUrl: "https://aur.example" }), h0);
+        assert.equal(hashOf({ services: ["b.service", "a.timer"] }), hashOf({ services: ["a.timer", "b.service"] }));
+    });
     const seen = new Map<string, string>([[h0, "defaults"]]);
     for (const [what, change] of changes) {
         it(`changes with ${what}`, () => {
@@ -156,6 +171,19 @@ describe("customization arguments: build hash", () => {
 });
 
 describe("customization arguments: what reaches the builder", () => {
+    it("keeps every accepted provisioning command below Linux's 128 KiB limit for one argument", () => {
+        const big = (a: ArchAmiArgs) => {
+            const s = resolveSettings("arch", { ...BASE_ARGS, ...a });
+            return Buffer.byteLength(provisionCommand(renderConfig(s.image, { volumeId: "vol-0123456789abcdef0", deviceName: "/dev/sdf" }), "/home/admin/arch-ami/provision"));
+        };
+        const accepted = [
+            big({ files: [{ path: "/etc/big", content: "x".repeat(60 * 1024) }] }),
+            big({ files: Array.from({ length: 1000 }, (_, i) => ({ path: `/etc/many/f${i}`, content: "x" })) }),
+            big({ scripts: [{ name: "s", content: "y".repeat(60 * 1024) }], kernelParameters: ["k".repeat(1000)] }),
+        ];
+        for (const n of accepted) assert.ok(n <= MAX_COMMAND_BYTES && MAX_COMMAND_BYTES < 128 * 1024, `${n} bytes`);
+    });
+
     it("renders each into provision.sh's config, content base64-encoded, in order", () => {
         const s = resolveSettings("arch", {
             ...BASE_ARGS,

@@ -11,7 +11,7 @@ const tsc = path.join(repo, "node_modules/typescript/bin/tsc");
 describe("examples", () => {
     const dirs = fs.readdirSync(path.join(repo, "examples"), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
 
-    it("are basic, consumer, compose and multi-region", () => assert.deepEqual(dirs.sort(), ["basic", "compose", "consumer", "multi-region"]));
+    it("are basic, consumer, compose, customize and multi-region", () => assert.deepEqual(dirs.sort(), ["basic", "compose", "consumer", "customize", "multi-region"]));
 
     it("type-check, every one of them", () => {
         const list = spawnSync(process.execPath, [tsc, "-p", "examples/tsconfig.typecheck.json", "--listFilesOnly"], { cwd: repo, encoding: "utf8" });

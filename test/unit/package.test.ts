@@ -30,7 +30,7 @@ describe("package from a git checkout and from npm pack", { timeout: 600_000 }, 
         fs.mkdirSync(path.join(consumer, "node_modules"), { recursive: true });
         fs.symlinkSync(clone, path.join(consumer, "node_modules/arch-ami"));
         const out = node('const m = require("arch-ami"); console.log(typeof m.ArchAmi, Object.keys(m).sort().join(","))', consumer);
-        assert.equal(out.trim(), "function ArchAmi,BootMode,BootstrapMethod,Filesystem,Kernel");
+        assert.equal(out.trim(), "function ARGUMENT_KINDS,ArchAmi,BootMode,BootstrapMethod,DEFAULTS,Filesystem,Kernel,argsFromStackConfig");
     });
 
     it("the packed tarball carries the built entry, provision/ and what schema inference reads", () => {
