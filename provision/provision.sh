@@ -32,7 +32,6 @@ DISK_WAIT_SECONDS=30
 
 # AUR builds: an unprivileged user inside the bootstrap root (never in the image); its packages are
 # collected there and installed into the target with the local packages.
-AUR_DEFAULT_URL=https://aur.archlinux.org
 AUR_USER=arch-ami-build
 AUR_HOME=/home/$AUR_USER
 PKG_STAGING=/var/tmp/arch-ami-packages # in the bootstrap root
@@ -169,6 +168,7 @@ read_config() {
   [[ ${CFG[DEFAULT_USER]} =~ ^[a-z_][a-z0-9_-]*$ && ! ${CFG[DEFAULT_USER],,} =~ ^(y|yes|n|no|true|false|on|off|null)$ ]] ||
     die $E_USAGE "DEFAULT_USER '${CFG[DEFAULT_USER]}' is not a user name YAML reads as a string"
   read_aur_packages
+  ((${#AUR_LIST[@]} == 0)) || [[ -n ${CFG[AUR_URL]:-} ]] || die $E_USAGE "config key AUR_URL missing or empty (AUR_PACKAGES needs it)"
   count_steps
 }
 
@@ -190,6 +190,7 @@ count_steps() {
   [[ ${#AUR_LIST[@]} -gt 0 || -n ${CFG[LOCAL_PACKAGES]:-} ]] && STEPS_TOTAL=$((STEPS_TOTAL + 1))
   ((${#FILES[@]})) && STEPS_TOTAL=$((STEPS_TOTAL + 1))
   [[ -n ${CFG[SERVICES]:-} ]] && STEPS_TOTAL=$((STEPS_TOTAL + 1))
+  ((${#FILES[@]} + ${#SCRIPTS[@]} == 0)) || STEPS_TOTAL=$((STEPS_TOTAL + 1))
   return 0
 }
 
@@ -552,8 +553,7 @@ prepare_aur_builder() {
 # Clones every listed package as the build user, checked out at its pin; a clone without PKGBUILD (the
 # AUR serves an empty repository for an unknown name) fails naming the package.
 clone_aur_packages() {
-  local url=${CFG[AUR_URL]:-$AUR_DEFAULT_URL} name
-  url=${url%/}
+  local url=${CFG[AUR_URL]%/} name
   for name in "${AUR_LIST[@]}"; do
     as_builder . rm -rf "$name"
     as_builder . git clone -q "$url/$name.git" "$name" ||
@@ -679,7 +679,7 @@ write_files() {
     read -r path mode owner b64 <<<"$entry"
     in_target getent passwd "${owner%%:*}" >/dev/null || die $E_CUSTOM "file $path: owner user '${owner%%:*}' does not exist in the image"
     in_target getent group "${owner#*:}" >/dev/null || die $E_CUSTOM "file $path: owner group '${owner#*:}' does not exist in the image"
-    base64 -d <<<"$b64" | in_target install -D -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" /dev/stdin "$path" ||
+    base64 -d <<<"$b64" | in_target install -D -T -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" /dev/stdin "$path" ||
       die $E_CUSTOM "file $path could not be written"
     echo "file $path ($mode $owner, $(base64 -d <<<"$b64" | wc -c) bytes)"
   done
@@ -707,6 +707,14 @@ enable_custom_services() {
     ((found)) || die $E_CUSTOM "service $unit not found in the image (no unit file in /usr/lib/systemd/system or /etc/systemd/system); add the package that provides it"
   done
   in_target systemctl enable "${units[@]}"
+}
+
+# Files and scripts may change what "configure" generated from (locale.gen, mkinitcpio.conf.d, the GRUB
+# defaults): generate again from their result, so they take effect in this image, not at the next upgrade.
+regenerate_boot_files() {
+  in_target locale-gen
+  in_target mkinitcpio -P
+  in_target grub-mkconfig -o /boot/grub/grub.cfg
 }
 
 clean_image() {
@@ -798,6 +806,10 @@ main() {
   if [[ -n ${CFG[SERVICES]:-} ]]; then
     step "services"
     enable_custom_services
+  fi
+  if ((${#FILES[@]} + ${#SCRIPTS[@]})); then
+    step "regenerate boot files"
+    regenerate_boot_files
   fi
   step "clean"
   clean_image
