@@ -68,10 +68,10 @@ describe("provisioned image", { skip }, () => {
             const last = t.log.slice(t.log.lastIndexOf("=== surrogate command 07-provision ==="));
             const steps = [...last.matchAll(/==> \[(\d+)\/(\d+)\] (.+) \(\+\d+s\)$/gm)].map((m) => `${m[1]}/${m[2]} ${m[3]}`);
             assert.deepEqual(steps, [
-                "1/15 check inputs", "2/15 find target disk", "3/15 partition", "4/15 filesystems", "5/15 bootstrap environment",
-                "6/15 pacstrap", "7/15 AUR packages (build)", "8/15 local and AUR packages (install)", "9/15 configure",
-                "10/15 files", "11/15 script 1/2: first-marker", "12/15 script 2/2: second-extends", "13/15 services",
-                "14/15 clean", "15/15 unmount and verify",
+                "1/16 check inputs", "2/16 find target disk", "3/16 partition", "4/16 filesystems", "5/16 bootstrap environment",
+                "6/16 pacstrap", "7/16 AUR packages (build)", "8/16 local and AUR packages (install)", "9/16 configure",
+                "10/16 files", "11/16 script 1/2: first-marker", "12/16 script 2/2: second-extends", "13/16 services",
+                "14/16 regenerate boot files", "15/16 clean", "16/16 unmount and verify",
             ]);
             const summary = last.slice(last.indexOf("==> summary"));
             assert.match(summary, /^packages\s+1\d$/m);
