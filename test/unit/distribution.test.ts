@@ -181,9 +181,9 @@ describe("distribution arguments never change the build", () => {
         assert.notEqual(hash({ encryption: {} }), h0);
         assert.notEqual(hash({ encryption: { kmsKeyId: KEY } }), hash({ encryption: {} }));
     });
-    it("verify.sh is not part of the build hash", async () => {
+    it("verify.sh is not part of the build hash (nor owned-paths, which only the component's validation reads)", async () => {
         const { NOT_IN_BUILD } = await import("../../src/buildConfig");
-        assert.deepEqual(NOT_IN_BUILD, ["verify.sh"]);
+        assert.deepEqual(NOT_IN_BUILD, ["verify.sh", "owned-paths"]);
     });
 });
 
