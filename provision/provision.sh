@@ -35,6 +35,8 @@ DISK_WAIT_SECONDS=30
 AUR_USER=arch-ami-build
 AUR_HOME=/home/$AUR_USER
 PKG_STAGING=/var/tmp/arch-ami-packages # in the bootstrap root
+# Where the PGP keys an AUR package's sources are signed with (its validpgpkeys) are fetched from.
+PGP_KEYSERVER=hkps://keyserver.ubuntu.com
 
 # Exit codes (provision/README.md).
 E_USAGE=2 E_DISK=3 E_TARBALL=4 E_CUSTOM=5
@@ -631,9 +633,20 @@ install_aur_build_deps() {
   ((${#aur[@]} == 0)) || in_bootstrap pacman -U --asdeps --needed --noconfirm "${aur[@]}"
 }
 
+# makepkg checks PGP-signed sources against the PKGBUILD's validpgpkeys, which must be in the build user's
+# keyring: fetched by full fingerprint (gpg checks that what it receives has that fingerprint).
+import_aur_pgp_keys() {
+  local name=$1 keys
+  mapfile -t keys < <(srcinfo_values "$name" validpgpkeys)
+  ((${#keys[@]})) || return 0
+  as_builder "$name" gpg --batch --keyserver "$PGP_KEYSERVER" --recv-keys "${keys[@]}" ||
+    die $E_CUSTOM "AUR package '$name': could not fetch its validpgpkeys (${keys[*]}) from $PGP_KEYSERVER"
+}
+
 # makepkg (no -s: the dependencies are installed as root above) as the build user; collects the files.
 make_aur_package() {
   local name=$1 file found=0
+  import_aur_pgp_keys "$name"
   as_builder "$name" makepkg --noconfirm --nocolor --noprogressbar ||
     die $E_CUSTOM "AUR package '$name': makepkg failed"
   while IFS= read -r file; do
