@@ -40,7 +40,7 @@ describe("customized image (ext4): files, scripts, service, kernel parameter, lo
     it("ran both scripts in order inside the new system: the second saw the first's effect", () => {
         assert.equal(img.read("var/lib/arch-ami-test/scripts.log"), "first\nsecond saw: first\n");
         const run = lastRun();
-        assert.ok(run.search(/==> \[11\/15\] script 1\/2: first-marker/) < run.search(/==> \[12\/15\] script 2\/2: second-extends/));
+        assert.ok(run.search(/==> \[11\/16\] script 1\/2: first-marker/) < run.search(/==> \[12\/16\] script 2\/2: second-extends/));
         assert.ok(!exists("root/.arch-ami-script"), "the script file is removed from the image");
     });
     it("enabled the AUR package's service where its [Install] section says", () => {

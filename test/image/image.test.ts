@@ -48,7 +48,7 @@ describe("provisioned image", { skip }, () => {
         it("failed a customization script (bash -e) with exit 5, naming the script and its exit code", () => {
             assert.equal(t.results.get("05-failing-script"), 5);
             const run = t.log.slice(t.log.lastIndexOf("=== surrogate command 05-failing-script ==="), t.log.lastIndexOf("=== surrogate command 05-failing-script exit"));
-            assert.match(run, /==> \[9\/11\] script 2\/2: fails-on-purpose \(\+\d+s\)/);
+            assert.match(run, /==> \[9\/12\] script 2\/2: fails-on-purpose \(\+\d+s\)/);
             assert.match(run, /^before-the-failure$/m, "the script's output streams into the log");
             assert.doesNotMatch(run, /^after-the-failure-must-not-run$/m, "set -e: the script stopped at the failing command");
             assert.match(run, /provision: error: script 'fails-on-purpose' failed with exit code 7/);
