@@ -40,15 +40,23 @@ function filesBelow(dir: string): string[] {
     });
 }
 
-/** The component's files that render the config and command line (render-command.ts imports them). */
-const RENDERING = ["src/args.ts", "src/settings.ts", "src/buildConfig.ts"].map((f) => path.join(repo, f));
+/**
+ * The component's files that render the config and command line (render-command.ts runs resolveSettings and
+ * renderConfig, which import the other top-level modules) and that decide the uploads (stage-uploads.ts).
+ */
+const RENDERING = [
+    ...fs.readdirSync(path.join(repo, "src")).filter((f) => f.endsWith(".ts")).map((f) => path.join(repo, "src", f)),
+    path.join(repo, "src/build/upload.ts"),
+];
 
 /** Hash of everything that shapes the test image. */
 export function imageKey(): string {
     const h = createHash("sha256");
-    for (const f of [...filesBelow(path.join(repo, "provision")), ...filesBelow(path.join(repo, "test/image")), ...RENDERING].sort()) {
-        // The image's inputs only: not the tests that inspect it.
-        if (f.includes("/test/image/") && f.endsWith(".ts") && !f.endsWith("render-command.ts") && !f.endsWith("customization.ts")) continue;
+    const inputs = [...filesBelow(path.join(repo, "provision")), ...filesBelow(path.join(repo, "test/image")), ...filesBelow(path.join(repo, "test/lib")), ...RENDERING];
+    for (const f of inputs.sort()) {
+        // The image's inputs only (scripts, the customization, the upload staging and its model, the variants
+        // chosen in this file): not the tests that inspect it.
+        if (f.endsWith(".test.ts") || f.endsWith("/test/image/attach.ts")) continue;
         h.update(path.relative(repo, f)).update(fs.readFileSync(f));
     }
     return h.digest("hex").slice(0, 16);
