@@ -39,8 +39,9 @@ RELEASE_KEY_URLS=(
 SIGNATURE_HOSTS=(https://archlinux.org https://archive.archlinux.org)
 # Every bootstrap release, for pinned dates the mirror no longer carries.
 ARCHIVE=https://archive.archlinux.org
-# archlinux/archiso CHANGELOG.rst: [76] (2024-03-30, which built 2024.04.01) "releng remains with gzip for now";
-# the next version: "Change releng profile's bootstrap tarball compression from gzip to zstd" (2024.05.01 on).
+# archlinux/archiso CHANGELOG.rst: [76] (2024-03-30) "releng remains with gzip for now" (so 2024.04.01 is a
+# .tar.gz); the next version: "Change releng profile's bootstrap tarball compression from gzip to zstd",
+# first released in the 2024.05.01 bootstrap tarball.
 FIRST_ZSTD_RELEASE=2024.05.01
 # The cached release key file is fetched again when older than this (revocations and new expiry dates), and
 # always when a signature is by a revoked or expired pinned key.

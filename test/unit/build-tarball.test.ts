@@ -221,8 +221,8 @@ describe("build-tarball.sh (official method)", () => {
         assert.match(r.stderr, /downloading http:\/\/127\.0\.0\.1:\d+\/archive\/iso\/2025\.01\.01\//);
     });
 
-    // archlinux/archiso CHANGELOG.rst: [76] (2024-03-30) "releng remains with gzip for now" (it built 2024.04.01);
-    // the next version changed releng's bootstrap tarball "from gzip to zstd": 2024.05.01 is the first .tar.zst.
+    // archlinux/archiso CHANGELOG.rst: [76] (2024-03-30) "releng remains with gzip for now" (2024.04.01 is a
+    // .tar.gz); the next version changed releng's bootstrap tarball "from gzip to zstd": 2024.05.01 is the first.
     it("refuses 2024.04.01 (.tar.gz) before any download, naming 2024.05.01; accepts 2024.05.01", () => {
         const before = requests().length;
         refused(run({ ARCH_AMI_BOOTSTRAP_DATE: "2024.04.01" }), /2024\.04\.01 is a \.tar\.gz; .* the first is 2024\.05\.01/);
