@@ -47,9 +47,10 @@ describe("build-tarball.sh (official method)", () => {
         gpg(home, ...(opts.at ? ["--faked-system-time", opts.at] : []), "--quick-gen-key", uid, "ed25519", "sign", opts.expire ?? "never");
         return /^fpr:+([0-9A-F]{40}):/m.exec(gpg(home, "--with-colons", "--list-keys"))![1];
     }
-    function sign(home: string, file: string, sig: string, at?: string) {
+    /** A detached signature; `at` signs in the past (gpg --faked-system-time), `by` names the (sub)key ("<fpr>!"). */
+    function sign(home: string, file: string, sig: string, at?: string, by?: string) {
         fs.mkdirSync(path.dirname(sig), { recursive: true });
-        gpg(home, ...(at ? ["--faked-system-time", at] : []), "--yes", "--detach-sign", "--output", sig, file);
+        gpg(home, ...(at ? ["--faked-system-time", at] : []), ...(by ? ["--local-user", by] : []), "--yes", "--detach-sign", "--output", sig, file);
     }
     /** Publishes a key's current state (as its own keyring has it) on the local authoritative host. */
     function publishKey(home: string, fpr: string, name: string) {
@@ -242,7 +243,7 @@ describe("build-tarball.sh (official method)", () => {
     // The acceptance rule (gpg/gnupg doc/DETAILS, "General status codes"): one of GOODSIG, BADSIG, EXPSIG,
     // EXPKEYSIG, REVKEYSIG or ERRSIG per signature; VALIDSIG also comes with EXPKEYSIG and REVKEYSIG, so only
     // GOODSIG from a pinned key is accepted.
-    describe("revoked and expired pinned keys", () => {
+    describe("the acceptance rule: GOODSIG from a pinned key only", () => {
         const keys: Record<string, string> = {};
         before(() => {
             // A pinned key that is revoked at the authoritative host (and so in every fresh copy).
@@ -327,6 +328,37 @@ describe("build-tarball.sh (official method)", () => {
             const r = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, first.cache);
             assert.equal(r.status, 0, r.stderr);
             assert.match(r.stderr, /WARNING: could not refresh the release keys from .*gone\.pgp; using the copy fetched 72 hours ago/);
+        });
+
+        it("refuses GOODSIG from a key in the key file that is not pinned (WKD serves more than the pinned key)", () => {
+            // keys/two.pgp holds the pinned release key and "other"; only the release key is pinned.
+            fs.writeFileSync(
+                path.join(root, "keys", "two.pgp"),
+                gpg(path.join(gnupg, "release"), "--armor", "--export", releaseKey) + gpg(path.join(gnupg, "other"), "--armor", "--export", otherKey),
+            );
+            release("2025.12.01", "2025.12.01", good, { signer: "other" });
+            const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2025.12.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(releaseKey, "two") });
+            refused(r, new RegExp(`signature of archlinux-bootstrap-2025\\.12\\.01-x86_64\\.tar\\.zst is by key ${otherKey}, not a pinned Arch release signing key`));
+        });
+
+        it("accepts GOODSIG from a signing subkey of a pinned key (VALIDSIG's primary-key fingerprint is what is pinned)", () => {
+            const home = path.join(gnupg, "subkey");
+            fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+            homes.push(home);
+            gpg(home, "--quick-gen-key", "subkey signer <subkey@arch-ami.invalid>", "ed25519", "cert", "never");
+            const primary = /^fpr:+([0-9A-F]{40}):/m.exec(gpg(home, "--with-colons", "--list-keys"))![1];
+            gpg(home, "--quick-add-key", primary, "ed25519", "sign", "never");
+            const sub = [...gpg(home, "--with-colons", "--list-keys").matchAll(/^fpr:+([0-9A-F]{40}):/gm)].map((m) => m[1])[1];
+            assert.ok(sub && sub !== primary);
+            const name = "archlinux-bootstrap-2025.11.01-x86_64.tar.zst";
+            release("2025.11.01", "2025.11.01", good, { signer: "none" });
+            const signed = path.join(gnupg, name);
+            fs.writeFileSync(signed, good);
+            sign(home, signed, path.join(root, "authority", "iso", "2025.11.01", `${name}.sig`), undefined, `${sub}!`);
+            publishKey(home, primary, "subkey");
+            const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2025.11.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(primary, "subkey") });
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stderr, new RegExp(`release signature verified: key ${primary} \\(GOODSIG\\)`));
         });
 
         it("refuses a signature file that holds two signatures, even when one is GOODSIG from the pinned key", () => {
