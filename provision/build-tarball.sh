@@ -264,7 +264,7 @@ verify_signature() {
   local file=$1 sig=$2 verdict detail name=${1##*/}
   read -r verdict detail < <(signature_verdict "$file" "$sig")
   if [[ $verdict == revoked || $verdict == expired-key ]]; then
-    log "signature of $name is by pinned key $detail, which the cached key file shows as ${verdict/-key/}: fetching the key again from ${RELEASE_KEY_URLS[*]}"
+    log "signature of $name is by pinned key $detail, which the key file (cached or just fetched) shows as ${verdict/-key/}: fetching the key again from ${RELEASE_KEY_URLS[*]}"
     fetch_release_keys || die "signature of $name is by pinned key $detail, shown as ${verdict/-key/}, and the key could not be fetched again from ${RELEASE_KEY_URLS[*]}: refused"
     import_release_keys
     read -r verdict detail < <(signature_verdict "$file" "$sig")

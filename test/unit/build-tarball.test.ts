@@ -269,7 +269,7 @@ describe("build-tarball.sh (official method)", () => {
             const before = keyFetches("revoked");
             const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.06.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(keys.revoked, "revoked") });
             refused(r, new RegExp(`signature of archlinux-bootstrap-2026\\.06\\.01-x86_64\\.tar\\.zst is by pinned key ${keys.revoked}, which is REVOKED .*refused; if Arch has moved to a new release signing key, pin it \\(README "Chain of trust"`));
-            assert.match(r.stderr, /which the cached key file shows as revoked: fetching the key again/);
+            assert.match(r.stderr, /which the key file \(cached or just fetched\) shows as revoked: fetching the key again/);
             assert.equal(keyFetches("revoked") - before, 2, "fetched, then fetched again before refusing");
             assert.doesNotMatch(r.stderr, /release signature verified/);
         });
@@ -289,7 +289,7 @@ describe("build-tarball.sh (official method)", () => {
             publishKey(path.join(gnupg, "extended"), keys.extended, "extended");
             const second = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.04.01", ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, first.cache);
             assert.equal(second.status, 0, second.stderr);
-            assert.match(second.stderr, /cached key file shows as expired: fetching the key again/);
+            assert.match(second.stderr, /key file \(cached or just fetched\) shows as expired: fetching the key again/);
             assert.match(second.stderr, new RegExp(`release signature verified: key ${keys.extended} \\(GOODSIG\\)`));
         });
 
@@ -328,6 +328,24 @@ describe("build-tarball.sh (official method)", () => {
             const r = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, first.cache);
             assert.equal(r.status, 0, r.stderr);
             assert.match(r.stderr, /WARNING: could not refresh the release keys from .*gone\.pgp; using the copy fetched 72 hours ago/);
+        });
+
+        it("refuses an expired signature (EXPSIG) by a valid pinned key, without fetching the key again", () => {
+            const home = path.join(gnupg, "sigexpiry");
+            const fpr = newKey(home, "signature expiry <sigexpiry@arch-ami.invalid>", { at: "20200101T000000!" });
+            publishKey(home, fpr, "sigexpiry");
+            const name = "archlinux-bootstrap-2025.10.01-x86_64.tar.zst";
+            release("2025.10.01", "2025.10.01", good, { signer: "none" });
+            const signed = path.join(gnupg, name);
+            fs.writeFileSync(signed, good);
+            // A signature made in 2020 that expired a day later (gpg --default-sig-expire).
+            const sig = path.join(root, "authority", "iso", "2025.10.01", `${name}.sig`);
+            fs.mkdirSync(path.dirname(sig), { recursive: true });
+            gpg(home, "--faked-system-time", "20200601T000000!", "--default-sig-expire", "1d", "--yes", "--detach-sign", "--output", sig, signed);
+            const before = keyFetches("sigexpiry");
+            const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2025.10.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(fpr, "sigexpiry") });
+            refused(r, new RegExp(`signature of ${name.replace(/\./g, "\\.")} by pinned key ${fpr} has EXPIRED: refused`));
+            assert.equal(keyFetches("sigexpiry") - before, 1, "fetched once: an expired signature cannot be mended by a new copy of the key");
         });
 
         it("refuses GOODSIG from a key in the key file that is not pinned (WKD serves more than the pinned key)", () => {
