@@ -25,7 +25,7 @@ set -Eeuo pipefail
 #   releases ("using EDDSA key 3E80CA1A…"), and certified by Arch's master keys (pacman-key --populate
 #   makes it fully valid).
 # Not pinned: 4AA4767BBC9C4B1D18AE28B77F2D434B9741E8AC (his older RSA key): archlinux-keyring lists it in
-# archlinux-revoked, and it never signed a .tar.zst release.
+# archlinux-revoked (pacman-key disables it), though the copy in archlinux.gpg carries no revocation.
 # Check a fingerprint on https://archlinux.org/download/ ("PGP fingerprint") and against the master key
 # signatures on https://archlinux.org/master-keys/. Rotation: README "Chain of trust".
 RELEASE_KEY_FINGERPRINTS=(3E80CA1A8B89F69CBA57D98A76A5EF9054449A5C)
