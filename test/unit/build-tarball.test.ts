@@ -20,7 +20,14 @@ const script = path.join(repo, "provision/build-tarball.sh");
 const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
 describe("build-tarball.sh (official method)", () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-mirror-"));
+    /** Temporary folders, removed after the suite. */
+    const temps: string[] = [];
+    const tmp = (prefix: string) => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+        temps.push(dir);
+        return dir;
+    };
+    const root = tmp("arch-ami-mirror-");
     const good = Buffer.from("pretend zstd tarball " + "x".repeat(1000));
     let server: ChildProcess;
     let mirror = "";
@@ -29,7 +36,7 @@ describe("build-tarball.sh (official method)", () => {
     // piped log would not have arrived yet when a test counts requests.
     const requestLog = path.join(root, "requests.log");
     const requests = () => fs.readFileSync(requestLog, "utf8");
-    const gnupg = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-gpg-"));
+    const gnupg = tmp("arch-ami-gpg-");
     const trust = path.join(root, "trust-anchors");
     let releaseKey = "";
     let otherKey = "";
@@ -129,6 +136,7 @@ describe("build-tarball.sh (official method)", () => {
     after(() => {
         server.kill();
         for (const home of homes) spawnSync("gpgconf", ["--homedir", home, "--kill", "all"]);
+        for (const dir of temps) fs.rmSync(dir, { recursive: true, force: true });
     });
 
     /** The environment the ArchAmi component gives the script (its own function), with the test mirror. */
@@ -138,7 +146,7 @@ describe("build-tarball.sh (official method)", () => {
         return tarballEnvironment(s.image, s.bootstrapMethod, s.bootstrapMirror);
     }
 
-    function run(env: Record<string, string>, cache = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-cache-"))) {
+    function run(env: Record<string, string>, cache = tmp("arch-ami-cache-")) {
         const r = spawnSync("/bin/bash", [script], {
             env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ARCH_AMI_TEST_TRUST_ANCHORS: trust, ...componentEnv(), ARCH_AMI_CACHE: cache, ...env },
             encoding: "utf8",
@@ -167,7 +175,7 @@ describe("build-tarball.sh (official method)", () => {
     });
 
     it("two builds downloading the same release into one cache at once both succeed (no shared part file)", async () => {
-        const cache = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-cache-"));
+        const cache = tmp("arch-ami-cache-");
         const env = { PATH: process.env.PATH!, HOME: os.tmpdir(), ARCH_AMI_TEST_TRUST_ANCHORS: trust, ...componentEnv(), ARCH_AMI_CACHE: cache };
         const one = () =>
             new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
@@ -399,7 +407,7 @@ describe("build-tarball.sh (official method)", () => {
     });
 
     it("checks for gpg up front, saying how to install it", () => {
-        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-bin-"));
+        const bin = tmp("arch-ami-bin-");
         for (const tool of ["curl", "sha256sum", "cut", "mktemp"]) fs.symlinkSync(spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim(), path.join(bin, tool));
         refused(run({ PATH: bin }), /gpg \(GnuPG 2\) is needed .*apt install gnupg.*brew install gnupg/);
     });
