@@ -15,22 +15,22 @@
 # Needs: curl, gpg (GnuPG 2: Debian `apt install gnupg`, macOS `brew install gnupg`), sha256sum or shasum.
 set -Eeuo pipefail
 
-# ---- trust anchors (README "Chain of trust": how to rotate) -------------------------------------------
-# Fingerprints of the Arch Linux release signing keys that sign archlinux-bootstrap-*.tar.zst.sig, both
-# Pierre Schmitz's (Arch release engineering). Where they come from (looked up, not guessed):
-# - 3E80CA1A8B89F69CBA57D98A76A5EF9054449A5C (ed25519, pierre@archlinux.org): the GPGKEY of Arch's "ISO
-#   release utilities" README (GPGKEY='3E80…', GPGSENDER='Pierre Schmitz <pierre@archlinux.org>'), and the
-#   key gpg reports for current releases ("using EDDSA key 3E80CA1A…, issuer pierre@archlinux.org" for
-#   archlinux-2024.01.01 and 2025.01.01, as quoted in public install guides).
-# - 4AA4767BBC9C4B1D18AE28B77F2D434B9741E8AC (RSA, pierre@archlinux.de): the GPGKEY of the earlier
-#   Makefile/justfile of those utilities (releases up to about 2021-2023); in archlinux/archlinux-keyring
-#   under keyring/packager/pierre/4AA4767BBC9C4B1D18AE28B77F2D434B9741E8AC/. WKD for pierre@archlinux.org
-#   serves both.
+# ---- trust anchors (README "Chain of trust": the acceptance rule, and how to rotate) -------------------
+# Fingerprints of the Arch Linux release signing keys that sign archlinux-bootstrap-*.tar.zst.sig. Pin only a
+# key that signs current releases AND that Arch's own keyring (archlinux/archlinux-keyring; Debian package
+# archlinux-keyring: /usr/share/keyrings/archlinux.gpg, archlinux-revoked) holds and does not list as revoked
+# (test/unit/release-pins.test.ts checks both against that package).
+# - 3E80CA1A8B89F69CBA57D98A76A5EF9054449A5C (ed25519, Pierre Schmitz <pierre@archlinux.org>, Arch release
+#   engineering): the GPGKEY of Arch's "ISO release utilities" README, the key gpg reports for current
+#   releases ("using EDDSA key 3E80CA1A…"), and certified by Arch's master keys (pacman-key --populate
+#   makes it fully valid).
+# Not pinned: 4AA4767BBC9C4B1D18AE28B77F2D434B9741E8AC (his older RSA key): archlinux-keyring lists it in
+# archlinux-revoked (pacman-key disables it), though the copy in archlinux.gpg carries no revocation.
 # Check a fingerprint on https://archlinux.org/download/ ("PGP fingerprint") and against the master key
-# signatures on https://archlinux.org/master-keys/. Rotation: add the new fingerprint, keep the old one
-# while releases signed by it are still wanted (README "Chain of trust").
-RELEASE_KEY_FINGERPRINTS=(3E80CA1A8B89F69CBA57D98A76A5EF9054449A5C 4AA4767BBC9C4B1D18AE28B77F2D434B9741E8AC)
-# The keys are fetched over WKD from archlinux.org (only their fingerprints are trusted; any copy works).
+# signatures on https://archlinux.org/master-keys/. Rotation: README "Chain of trust".
+RELEASE_KEY_FINGERPRINTS=(3E80CA1A8B89F69CBA57D98A76A5EF9054449A5C)
+# The keys are fetched over WKD from archlinux.org. Only their fingerprints are trusted, so any copy proves who
+# signed; but only a current copy shows a revocation or a new expiry date: hence KEY_REFRESH_SECONDS.
 RELEASE_KEY_URLS=(
   "https://openpgpkey.archlinux.org/.well-known/openpgpkey/archlinux.org/hu/9hy3wi4ewwiicomnjmhewifn6d1gi87i?l=pierre"
   "https://archlinux.org/.well-known/openpgpkey/hu/9hy3wi4ewwiicomnjmhewifn6d1gi87i?l=pierre"
@@ -39,7 +39,13 @@ RELEASE_KEY_URLS=(
 SIGNATURE_HOSTS=(https://archlinux.org https://archive.archlinux.org)
 # Every bootstrap release, for pinned dates the mirror no longer carries.
 ARCHIVE=https://archive.archlinux.org
-FIRST_ZSTD_RELEASE=2024.04.01
+# archlinux/archiso CHANGELOG.rst: [76] (2024-03-30) "releng remains with gzip for now" (so 2024.04.01 is a
+# .tar.gz); the next version: "Change releng profile's bootstrap tarball compression from gzip to zstd",
+# first released in the 2024.05.01 bootstrap tarball.
+FIRST_ZSTD_RELEASE=2024.05.01
+# The cached release key file is fetched again when older than this (revocations and new expiry dates), and
+# always when a signature is by a revoked or expired pinned key.
+KEY_REFRESH_SECONDS=86400
 
 for required in ARCH_AMI_BOOTSTRAP_METHOD ARCH_AMI_BOOTSTRAP_DATE ARCH_AMI_BOOTSTRAP_MIRROR ARCH_AMI_MIRROR; do
   [[ -n ${!required:-} ]] || { echo "build-tarball: error: $required is not set (the ArchAmi component sets it)" >&2; exit 1; }
@@ -53,6 +59,7 @@ ALLOW_INSECURE=${ARCH_AMI_ALLOW_INSECURE_MIRROR:-false}
 CACHE=${ARCH_AMI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/arch-ami}
 BOOTSTRAP_PACKAGES=(base arch-install-scripts)
 GNUPG_HOME=""
+KEYFILE="" # the cached release key file (release_keyring)
 PARTIAL=() # downloads not verified yet: removed on exit
 
 log() { printf 'build-tarball: %s\n' "$*" >&2; }
@@ -144,27 +151,60 @@ locate_release() {
   echo "$ARCHIVE $out"
 }
 
-# A throwaway GnuPG home holding only the pinned release keys (fetched, then checked by fingerprint).
-release_keyring() {
-  local keyfile url fpr imported
-  keyfile=$CACHE/release-keys-$(printf '%s' "${RELEASE_KEY_FINGERPRINTS[*]}" | cksum | cut -d' ' -f1).pgp
+# Age in seconds of a file (GNU stat, else BSD/macOS stat).
+age_of() {
+  local mtime
+  mtime=$(stat -c %Y "$1" 2>/dev/null || stat -f %m "$1")
+  echo $(($(date +%s) - mtime))
+}
+
+# fetch_release_keys: replaces KEYFILE with a fresh copy from the first of RELEASE_KEY_URLS that answers
+# (atomically: concurrent builds share the cache). Returns 1 (no message) when none answers.
+fetch_release_keys() {
+  local part url
+  mkdir -p "$CACHE"
+  part=$(mktemp "$KEYFILE.XXXXXX.part")
+  for url in "${RELEASE_KEY_URLS[@]}"; do
+    if fetch --output "$part" "$url" 2>/dev/null && [[ -s $part ]]; then
+      mv "$part" "$KEYFILE"
+      log "release keys fetched from $url"
+      return 0
+    fi
+  done
+  rm -f "$part"
+  return 1
+}
+
+# import_release_keys: a new throwaway GnuPG home holding KEYFILE, which must hold a pinned fingerprint.
+import_release_keys() {
+  local imported fpr
+  [[ -z $GNUPG_HOME ]] || { gpgconf --homedir "$GNUPG_HOME" --kill all 2>/dev/null || true; rm -rf "$GNUPG_HOME"; }
   GNUPG_HOME=$(mktemp -d)
   chmod 700 "$GNUPG_HOME"
-  if [[ ! -s $keyfile ]]; then
-    mkdir -p "$CACHE"
-    local part
-    part=$(mktemp "$keyfile.XXXXXX.part")
-    for url in "${RELEASE_KEY_URLS[@]}"; do fetch "$url" >>"$part" 2>/dev/null && break; done
-    [[ -s $part ]] || { rm -f "$part"; die "could not fetch the Arch release signing key from ${RELEASE_KEY_URLS[*]}"; }
-    mv "$part" "$keyfile"
-  fi
-  gpg --homedir "$GNUPG_HOME" --batch --quiet --import "$keyfile" 2>/dev/null || true
+  gpg --homedir "$GNUPG_HOME" --batch --quiet --import "$KEYFILE" 2>/dev/null || true
   imported=$(gpg --homedir "$GNUPG_HOME" --batch --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr/ {print $10}')
   for fpr in "${RELEASE_KEY_FINGERPRINTS[@]}"; do
     grep -qx "${fpr^^}" <<<"${imported^^}" && return 0
   done
-  rm -f "$keyfile" # a wrong copy must not stick in the cache
+  rm -f "$KEYFILE" # a wrong copy must not stick in the cache
   die "the fetched release key file holds none of the pinned fingerprints (${RELEASE_KEY_FINGERPRINTS[*]}); see README \"Chain of trust\" to rotate"
+}
+
+# release_keyring: the pinned release keys from the cache, fetched when missing or older than
+# KEY_REFRESH_SECONDS (a failed refresh keeps the cached copy, with a warning).
+release_keyring() {
+  local age
+  KEYFILE=$CACHE/release-keys-$(printf '%s' "${RELEASE_KEY_FINGERPRINTS[*]}" | cksum | cut -d' ' -f1).pgp
+  if [[ ! -s $KEYFILE ]]; then
+    fetch_release_keys || die "could not fetch the Arch release signing key from ${RELEASE_KEY_URLS[*]}"
+  else
+    age=$(age_of "$KEYFILE")
+    if ((age > KEY_REFRESH_SECONDS)); then
+      fetch_release_keys ||
+        log "WARNING: could not refresh the release keys from ${RELEASE_KEY_URLS[*]}; using the copy fetched $((age / 3600)) hours ago (a revocation published since then is not seen)"
+    fi
+  fi
+  import_release_keys
 }
 
 # Downloads the detached signature of the release from Arch's own hosts.
@@ -179,20 +219,66 @@ fetch_signature() {
   die "no signature $name.sig at ${SIGNATURE_HOSTS[*]} (iso/$date/): refusing an unsigned bootstrap tarball"
 }
 
-# verify_signature FILE SIG: the signature must be good and made by (a subkey of) a pinned key.
-verify_signature() {
-  local file=$1 sig=$2 status primary fpr
+# signature_verdict FILE SIG prints "<verdict> <primary fingerprint or detail>", verdict one of
+# good | revoked | expired-key | expired-sig | bad | unpinned | unchecked.
+# gpg's status lines (gpg/gnupg doc/DETAILS, "General status codes"): for each signature exactly one of
+# GOODSIG, BADSIG, EXPSIG, EXPKEYSIG, REVKEYSIG or ERRSIG; GOODSIG alone means good, EXPSIG/EXPKEYSIG/REVKEYSIG
+# mean "good, but" the signature expired / the key expired / the key is revoked. VALIDSIG ("cryptographically
+# valid") accompanies GOODSIG *and* EXPSIG/EXPKEYSIG/REVKEYSIG, so it is never enough on its own; its last
+# argument is the primary key's fingerprint (its first, the signing (sub)key's), which is what a pin names.
+signature_verdict() {
+  local file=$1 sig=$2 status results code keyid validsig signing primary fpr
   status=$(gpg --homedir "$GNUPG_HOME" --batch --status-fd 1 --verify "$sig" "$file" 2>/dev/null) || true
-  if grep -q '^\[GNUPG:\] BADSIG' <<<"$status"; then
-    die "BAD signature: ${file##*/} does not match its release signature (tampered or corrupted)"
+  results=$(awk '$1 == "[GNUPG:]" && $2 ~ /^(GOODSIG|BADSIG|EXPSIG|EXPKEYSIG|REVKEYSIG|ERRSIG)$/ {print $2, $3}' <<<"$status")
+  if [[ $(grep -c . <<<"$results") -ne 1 ]]; then
+    echo "unchecked $(grep -c . <<<"$results") signatures (exactly one expected)"
+    return
   fi
-  primary=$(awk '$2 == "VALIDSIG" {print $NF}' <<<"$status")
-  [[ -n $primary ]] ||
-    die "signature of ${file##*/} is not by a pinned Arch release signing key (${RELEASE_KEY_FINGERPRINTS[*]}): $(grep -oE 'NO_PUBKEY [0-9A-F]+|ERRSIG [0-9A-F]+|EXPKEYSIG [0-9A-F]+|REVKEYSIG [0-9A-F]+' <<<"$status" | head -n1)"
+  read -r code keyid <<<"$results"
+  case $code in
+    BADSIG) echo "bad $keyid"; return ;;
+    ERRSIG) echo "unchecked $(grep -oE 'NO_PUBKEY [0-9A-F]+' <<<"$status" | head -n1 || echo "ERRSIG $keyid")"; return ;;
+  esac
+  validsig=$(awk '$1 == "[GNUPG:]" && $2 == "VALIDSIG"' <<<"$status")
+  [[ $(grep -c . <<<"$validsig") -eq 1 ]] || { echo "unchecked no VALIDSIG for $code $keyid"; return; }
+  signing=$(awk '{print $3}' <<<"$validsig")
+  primary=$(awk '{print (NF >= 12 ? $NF : $3)}' <<<"$validsig")
+  # The *SIG line names the same key as VALIDSIG (a long key id is the fingerprint's last 16 digits).
+  [[ ${signing^^} == *"${keyid^^}" ]] || { echo "unchecked $code $keyid but VALIDSIG $signing"; return; }
   for fpr in "${RELEASE_KEY_FINGERPRINTS[@]}"; do
-    [[ ${primary^^} == "${fpr^^}" ]] && { log "release signature verified: key $primary"; return 0; }
+    [[ ${primary^^} == "${fpr^^}" ]] || continue
+    case $code in
+      GOODSIG) echo "good $primary" ;;
+      REVKEYSIG) echo "revoked $primary" ;;
+      EXPKEYSIG) echo "expired-key $primary" ;;
+      EXPSIG) echo "expired-sig $primary" ;;
+    esac
+    return
   done
-  die "signature of ${file##*/} is by key $primary, not a pinned Arch release signing key"
+  echo "unpinned $primary"
+}
+
+# verify_signature FILE SIG: accepted only on GOODSIG by a pinned key. A revoked or expired pinned key: the
+# key file is fetched again first (a new expiry date may have been published), then refused if still so.
+verify_signature() {
+  local file=$1 sig=$2 verdict detail name=${1##*/}
+  read -r verdict detail < <(signature_verdict "$file" "$sig")
+  if [[ $verdict == revoked || $verdict == expired-key ]]; then
+    log "signature of $name is by pinned key $detail, which the key file (cached or just fetched) shows as ${verdict/-key/}: fetching the key again from ${RELEASE_KEY_URLS[*]}"
+    fetch_release_keys || die "signature of $name is by pinned key $detail, shown as ${verdict/-key/}, and the key could not be fetched again from ${RELEASE_KEY_URLS[*]}: refused"
+    import_release_keys
+    read -r verdict detail < <(signature_verdict "$file" "$sig")
+  fi
+  local rotate='if Arch has moved to a new release signing key, pin it (README "Chain of trust": rotating the release key)'
+  case $verdict in
+    good) log "release signature verified: key $detail (GOODSIG)" ;;
+    revoked) die "signature of $name is by pinned key $detail, which is REVOKED (the key as published at ${RELEASE_KEY_URLS[*]} carries a revocation): refused; $rotate" ;;
+    expired-key) die "signature of $name is by pinned key $detail, which has EXPIRED (also in the copy fetched again): refused; $rotate" ;;
+    expired-sig) die "signature of $name by pinned key $detail has EXPIRED: refused" ;;
+    bad) die "BAD signature: $name does not match its release signature (tampered or corrupted)" ;;
+    unpinned) die "signature of $name is by key $detail, not a pinned Arch release signing key (${RELEASE_KEY_FINGERPRINTS[*]}); $rotate" ;;
+    *) die "signature of $name is not by a pinned Arch release signing key (${RELEASE_KEY_FINGERPRINTS[*]}): $detail" ;;
+  esac
 }
 
 official_tarball() {

@@ -176,7 +176,7 @@ export interface ArchAmiArgs {
     bootstrapMethod?: BootstrapMethod;
     /** Base URL holding `iso/<date>/` with the official bootstrap tarballs; a pinned date it lacks is fetched from the Arch Linux Archive. Default: `https://geo.mirror.pkgbuild.com`, or `https://archive.archlinux.org` with `repositorySnapshot`. */
     bootstrapMirror?: string;
-    /** Release date of the official bootstrap tarball (`YYYY.MM.DD`, 2024.04.01 or later: older releases are `.tar.gz`) or `latest`. Default: `latest`, or the release of the `repositorySnapshot` month. */
+    /** Release date of the official bootstrap tarball (`YYYY.MM.DD`, 2024.05.01 or later: older releases are `.tar.gz`) or `latest`. Default: `latest`, or the release of the `repositorySnapshot` month. */
     bootstrapDate?: string;
     /** Expected sha256 of the official bootstrap tarball (not with `bootstrapMethod: pacstrap`); the build stops when it differs. Default: none (the release signature is always checked). */
     bootstrapSha256?: string;

@@ -12,8 +12,9 @@ export { DEFAULTS, NESTED_DEFAULTS } from "./argSpec";
 
 /** The Arch Linux Archive: daily repository snapshots and every bootstrap release. */
 export const ARCHIVE = "https://archive.archlinux.org";
-/** The first bootstrap release published as `.tar.zst` (earlier ones are `.tar.gz`, which provision.sh does not read). */
-export const FIRST_ZSTD_RELEASE = "2024.04.01";
+/** The first bootstrap release published as `.tar.zst` (earlier ones are `.tar.gz`, which provision.sh does not read):
+ * archlinux/archiso CHANGELOG.rst, [76] (2024-03-30) keeps releng's tarball gzip, the next version makes it zstd. */
+export const FIRST_ZSTD_RELEASE = "2024.05.01";
 /** Words YAML 1.1 reads as booleans or null: cloud-init would see no user name. */
 const YAML_NON_STRING = /^(y|yes|n|no|true|false|on|off|null|~)$/i;
 

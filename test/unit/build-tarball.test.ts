@@ -1,8 +1,10 @@
 // provision/build-tarball.sh (method "official") against a local mirror and a local "authoritative host":
 // latest and pinned dates, the Archive fallback, the cache, the release signature (a test key pinned through
 // ARCH_AMI_TEST_TRUST_ANCHORS signs the test tarballs; wrong key, missing signature and tampered tarball are
-// refused), and the clear failures (missing date, checksum mismatch, pinned sha256, unreachable mirror,
-// http without allowInsecureMirror, .tar.gz releases, missing gpg).
+// refused), the acceptance rule (GOODSIG from a pinned key only: revoked and expired pinned keys are refused
+// after the key file is fetched again, a stale cached key file is refreshed), and the clear failures (missing
+// date, checksum mismatch, pinned sha256, unreachable mirror, http without allowInsecureMirror, .tar.gz
+// releases, missing gpg).
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -18,34 +20,71 @@ const script = path.join(repo, "provision/build-tarball.sh");
 const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
 describe("build-tarball.sh (official method)", () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-mirror-"));
+    /** Temporary folders, removed after the suite. */
+    const temps: string[] = [];
+    const tmp = (prefix: string) => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+        temps.push(dir);
+        return dir;
+    };
+    const root = tmp("arch-ami-mirror-");
     const good = Buffer.from("pretend zstd tarball " + "x".repeat(1000));
     let server: ChildProcess;
     let mirror = "";
     let base = "";
-    const requests: string[] = [];
-    const gnupg = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-gpg-"));
+    // The server's request log goes to a file, read synchronously: spawnSync blocks the event loop, so a
+    // piped log would not have arrived yet when a test counts requests.
+    const requestLog = path.join(root, "requests.log");
+    const requests = () => fs.readFileSync(requestLog, "utf8");
+    const gnupg = tmp("arch-ami-gpg-");
     const trust = path.join(root, "trust-anchors");
     let releaseKey = "";
     let otherKey = "";
 
+    const homes: string[] = [];
     function gpg(home: string, ...args: string[]): string {
-        const r = spawnSync("gpg", ["--homedir", home, "--batch", "--quiet", ...args], { encoding: "utf8" });
+        const r = spawnSync("gpg", ["--homedir", home, "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", "", ...args], { encoding: "utf8" });
         assert.equal(r.status, 0, r.stderr);
         return r.stdout;
     }
-    function newKey(home: string, uid: string): string {
+    /** A test key; `at` (gpg --faked-system-time, e.g. "20200101T000000!") creates it in the past, `expire` as gpg reads it. */
+    function newKey(home: string, uid: string, opts: { expire?: string; at?: string } = {}): string {
         fs.mkdirSync(home, { recursive: true, mode: 0o700 });
-        gpg(home, "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never");
+        homes.push(home);
+        gpg(home, ...(opts.at ? ["--faked-system-time", opts.at] : []), "--quick-gen-key", uid, "ed25519", "sign", opts.expire ?? "never");
         return /^fpr:+([0-9A-F]{40}):/m.exec(gpg(home, "--with-colons", "--list-keys"))![1];
     }
-    function sign(home: string, file: string, sig: string) {
+    /** A detached signature; `at` signs in the past (gpg --faked-system-time), `by` names the (sub)key ("<fpr>!"). */
+    function sign(home: string, file: string, sig: string, at?: string, by?: string) {
         fs.mkdirSync(path.dirname(sig), { recursive: true });
-        gpg(home, "--yes", "--detach-sign", "--output", sig, file);
+        gpg(home, ...(at ? ["--faked-system-time", at] : []), ...(by ? ["--local-user", by] : []), "--yes", "--detach-sign", "--output", sig, file);
     }
+    /** Publishes a key's current state (as its own keyring has it) on the local authoritative host. */
+    function publishKey(home: string, fpr: string, name: string) {
+        fs.writeFileSync(path.join(root, "keys", `${name}.pgp`), gpg(home, "--armor", "--export", fpr));
+    }
+    /** Revokes a key with the revocation certificate gpg made along with it (openpgp-revocs.d/<fpr>.rev, whose
+     * own text says: "a colon has been inserted before the 5 dashes below. Remove this colon ... before importing"). */
+    function revoke(home: string, fpr: string) {
+        const cert = fs.readFileSync(path.join(home, "openpgp-revocs.d", `${fpr}.rev`), "utf8").replace(/^:-----BEGIN/m, "-----BEGIN");
+        const certFile = path.join(home, "revoke.asc");
+        fs.writeFileSync(certFile, cert);
+        gpg(home, "--import", certFile);
+    }
+    /** Anchors pinning one key, fetched from keys/<name>.pgp on the local authoritative host. */
+    function anchors(fpr: string, name: string): string {
+        const file = path.join(root, `trust-${name}`);
+        fs.writeFileSync(
+            file,
+            [`RELEASE_KEY_FINGERPRINTS=${fpr}`, `RELEASE_KEY_URLS=${base}/keys/${name}.pgp`, `SIGNATURE_HOSTS=${base}/authority`, `ARCHIVE=${base}/archive`].join("\n") + "\n",
+        );
+        return file;
+    }
+    /** How often the authoritative host served keys/<name>.pgp so far. */
+    const keyFetches = (name: string) => requests().split(`GET /keys/${name}.pgp `).length - 1;
 
     /** A release on the mirror (or the Archive), signed on the authoritative host unless told otherwise. */
-    function release(dir: string, date: string, content: Buffer, opts: { listed?: string; signer?: "release" | "other" | "none"; signed?: Buffer; at?: string } = {}) {
+    function release(dir: string, date: string, content: Buffer, opts: { listed?: string; signer?: string; signedAt?: string; signed?: Buffer; at?: string } = {}) {
         const d = path.join(root, opts.at ?? "mirror", "iso", dir);
         const name = `archlinux-bootstrap-${date}-x86_64.tar.zst`;
         fs.mkdirSync(d, { recursive: true });
@@ -55,7 +94,7 @@ describe("build-tarball.sh (official method)", () => {
         if (signer !== "none") {
             const signedFile = path.join(gnupg, name);
             fs.writeFileSync(signedFile, opts.signed ?? content);
-            sign(path.join(gnupg, signer), signedFile, path.join(root, "authority", "iso", date, `${name}.sig`));
+            sign(path.join(gnupg, signer), signedFile, path.join(root, "authority", "iso", date, `${name}.sig`), opts.signedAt);
         }
     }
 
@@ -72,8 +111,10 @@ describe("build-tarball.sh (official method)", () => {
         const tampered = Buffer.from("pretend zstd tarball, with a backdoor " + "x".repeat(1000));
         release("2026.07.01", "2026.07.01", tampered, { signed: good });
         release("2025.01.01", "2025.01.01", good, { at: "archive" });
-        server = spawn("python3", ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", root]);
-        server.stderr!.on("data", (d: Buffer) => requests.push(d.toString()));
+        release("2024.05.01", "2024.05.01", good, { at: "archive" });
+        server = spawn("python3", ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", root], {
+            stdio: ["ignore", "pipe", fs.openSync(requestLog, "a")],
+        });
         const port = await new Promise<string>((r) =>
             server.stdout!.on("data", (d: Buffer) => {
                 const m = /port (\d+)/.exec(d.toString());
@@ -94,8 +135,8 @@ describe("build-tarball.sh (official method)", () => {
     });
     after(() => {
         server.kill();
-        spawnSync("gpgconf", ["--homedir", path.join(gnupg, "release"), "--kill", "all"]);
-        spawnSync("gpgconf", ["--homedir", path.join(gnupg, "other"), "--kill", "all"]);
+        for (const home of homes) spawnSync("gpgconf", ["--homedir", home, "--kill", "all"]);
+        for (const dir of temps) fs.rmSync(dir, { recursive: true, force: true });
     });
 
     /** The environment the ArchAmi component gives the script (its own function), with the test mirror. */
@@ -105,7 +146,7 @@ describe("build-tarball.sh (official method)", () => {
         return tarballEnvironment(s.image, s.bootstrapMethod, s.bootstrapMirror);
     }
 
-    function run(env: Record<string, string>, cache = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-cache-"))) {
+    function run(env: Record<string, string>, cache = tmp("arch-ami-cache-")) {
         const r = spawnSync("/bin/bash", [script], {
             env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ARCH_AMI_TEST_TRUST_ANCHORS: trust, ...componentEnv(), ARCH_AMI_CACHE: cache, ...env },
             encoding: "utf8",
@@ -134,7 +175,7 @@ describe("build-tarball.sh (official method)", () => {
     });
 
     it("two builds downloading the same release into one cache at once both succeed (no shared part file)", async () => {
-        const cache = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-cache-"));
+        const cache = tmp("arch-ami-cache-");
         const env = { PATH: process.env.PATH!, HOME: os.tmpdir(), ARCH_AMI_TEST_TRUST_ANCHORS: trust, ...componentEnv(), ARCH_AMI_CACHE: cache };
         const one = () =>
             new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
@@ -189,8 +230,172 @@ describe("build-tarball.sh (official method)", () => {
         assert.match(r.stderr, /downloading http:\/\/127\.0\.0\.1:\d+\/archive\/iso\/2025\.01\.01\//);
     });
 
-    it("refuses .tar.gz releases, naming the first .tar.zst release", () => {
-        refused(run({ ARCH_AMI_BOOTSTRAP_DATE: "2024.03.01" }), /2024\.03\.01 is a \.tar\.gz; .* the first is 2024\.04\.01/);
+    // archlinux/archiso CHANGELOG.rst: [76] (2024-03-30) "releng remains with gzip for now" (2024.04.01 is a
+    // .tar.gz); the next version changed releng's bootstrap tarball "from gzip to zstd": 2024.05.01 is the first.
+    it("refuses 2024.04.01 (.tar.gz) before any download, naming 2024.05.01; accepts 2024.05.01", () => {
+        const before = requests().length;
+        refused(run({ ARCH_AMI_BOOTSTRAP_DATE: "2024.04.01" }), /2024\.04\.01 is a \.tar\.gz; .* the first is 2024\.05\.01/);
+        assert.equal(requests().slice(before), "", "nothing was requested");
+        const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2024.05.01" });
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(JSON.parse(r.stdout.trim().split("\n").pop()!).date, "2024.05.01");
+    });
+
+    it("the component refuses 2024.04.01 (bootstrapDate and a repositorySnapshot of that month) and accepts 2024.05.01", () => {
+        assert.throws(() => resolveSettings("zstd-test", { bootstrapDate: "2024.04.01" }), /bootstrapDate.*2024\.05\.01/s);
+        assert.throws(() => resolveSettings("zstd-test", { repositorySnapshot: "2024.04.20" }), /repositorySnapshot.*2024\.05\.01/s);
+        assert.equal(resolveSettings("zstd-test", { bootstrapDate: "2024.05.01" }).image.bootstrapDate, "2024.05.01");
+        assert.equal(resolveSettings("zstd-test", { repositorySnapshot: "2024.05.20" }).image.bootstrapDate, "2024.05.01");
+    });
+
+    // The acceptance rule (gpg/gnupg doc/DETAILS, "General status codes"): one of GOODSIG, BADSIG, EXPSIG,
+    // EXPKEYSIG, REVKEYSIG or ERRSIG per signature; VALIDSIG also comes with EXPKEYSIG and REVKEYSIG, so only
+    // GOODSIG from a pinned key is accepted.
+    describe("the acceptance rule: GOODSIG from a pinned key only", () => {
+        const keys: Record<string, string> = {};
+        before(() => {
+            // A pinned key that is revoked at the authoritative host (and so in every fresh copy).
+            keys.revoked = newKey(path.join(gnupg, "revoked"), "revoked release key <revoked@arch-ami.invalid>");
+            release("2026.06.01", "2026.06.01", good, { signer: "revoked" });
+            revoke(path.join(gnupg, "revoked"), keys.revoked);
+            publishKey(path.join(gnupg, "revoked"), keys.revoked, "revoked");
+            // A pinned key that expired (made and used in 2020, valid for a year).
+            keys.expired = newKey(path.join(gnupg, "expired"), "expired release key <expired@arch-ami.invalid>", { at: "20200101T000000!", expire: "1y" });
+            release("2026.05.01", "2026.05.01", good, { signer: "expired", signedAt: "20200601T000000!" });
+            publishKey(path.join(gnupg, "expired"), keys.expired, "expired");
+            // Expired too, but its owner extends it later (a new copy at the authoritative host).
+            keys.extended = newKey(path.join(gnupg, "extended"), "extended release key <extended@arch-ami.invalid>", { at: "20200101T000000!", expire: "1y" });
+            release("2026.04.01", "2026.04.01", good, { signer: "extended", signedAt: "20200601T000000!" });
+            publishKey(path.join(gnupg, "extended"), keys.extended, "extended");
+            // Valid now, revoked later.
+            keys.later = newKey(path.join(gnupg, "later"), "later revoked key <later@arch-ami.invalid>");
+            release("2026.03.01", "2026.03.01", good, { signer: "later" });
+            publishKey(path.join(gnupg, "later"), keys.later, "later");
+        });
+
+        it("refuses a release signed by a revoked pinned key, after fetching the key again", () => {
+            const before = keyFetches("revoked");
+            const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.06.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(keys.revoked, "revoked") });
+            refused(r, new RegExp(`signature of archlinux-bootstrap-2026\\.06\\.01-x86_64\\.tar\\.zst is by pinned key ${keys.revoked}, which is REVOKED .*refused; if Arch has moved to a new release signing key, pin it \\(README "Chain of trust"`));
+            assert.match(r.stderr, /which the key file \(cached or just fetched\) shows as revoked: fetching the key again/);
+            assert.equal(keyFetches("revoked") - before, 2, "fetched, then fetched again before refusing");
+            assert.doesNotMatch(r.stderr, /release signature verified/);
+        });
+
+        it("refuses a release signed by an expired pinned key, after fetching the key again", () => {
+            const before = keyFetches("expired");
+            const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.05.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(keys.expired, "expired") });
+            refused(r, new RegExp(`signature of archlinux-bootstrap-2026\\.05\\.01-x86_64\\.tar\\.zst is by pinned key ${keys.expired}, which has EXPIRED \\(also in the copy fetched again\\): refused`));
+            assert.equal(keyFetches("expired") - before, 2);
+        });
+
+        it("accepts an expired pinned key once the fetched-again copy is extended (the cached copy is replaced)", () => {
+            const trustFile = anchors(keys.extended, "extended");
+            const first = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.04.01", ARCH_AMI_TEST_TRUST_ANCHORS: trustFile });
+            refused(first, /which has EXPIRED/);
+            gpg(path.join(gnupg, "extended"), "--quick-set-expire", keys.extended, "0");
+            publishKey(path.join(gnupg, "extended"), keys.extended, "extended");
+            const second = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.04.01", ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, first.cache);
+            assert.equal(second.status, 0, second.stderr);
+            assert.match(second.stderr, /key file \(cached or just fetched\) shows as expired: fetching the key again/);
+            assert.match(second.stderr, new RegExp(`release signature verified: key ${keys.extended} \\(GOODSIG\\)`));
+        });
+
+        it("sees a revocation published after the key was cached once the cached copy is older than a day", () => {
+            const trustFile = anchors(keys.later, "later");
+            const env = { ARCH_AMI_BOOTSTRAP_DATE: "2026.03.01", ARCH_AMI_TEST_TRUST_ANCHORS: trustFile };
+            const first = run(env);
+            assert.equal(first.status, 0, first.stderr);
+            assert.match(first.stderr, new RegExp(`release signature verified: key ${keys.later} \\(GOODSIG\\)`));
+            revoke(path.join(gnupg, "later"), keys.later);
+            publishKey(path.join(gnupg, "later"), keys.later, "later");
+            const keyFile = fs.readdirSync(first.cache).find((f) => /^release-keys-\d+\.pgp$/.test(f))!;
+            // Within a day the cached copy is used as is (documented: README "Chain of trust").
+            const fetches = keyFetches("later");
+            const cached = run(env, first.cache);
+            assert.equal(cached.status, 0, cached.stderr);
+            assert.equal(keyFetches("later"), fetches, "a fresh cached key file is not fetched again");
+            // A day and a minute later it is fetched again, and the revocation refuses the (cached) tarball.
+            const old = new Date(Date.now() - (86400 + 60) * 1000);
+            fs.utimesSync(path.join(first.cache, keyFile), old, old);
+            const stale = run(env, first.cache);
+            assert.notEqual(stale.status, 0, stale.stderr);
+            assert.equal(stale.stdout, "");
+            assert.match(stale.stderr, /release keys fetched from .*\/keys\/later\.pgp/);
+            assert.match(stale.stderr, new RegExp(`by pinned key ${keys.later}, which is REVOKED`));
+        });
+
+        it("keeps using a stale cached key file when the authoritative host cannot be reached, saying so", () => {
+            const trustFile = anchors(releaseKey, "release");
+            const first = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile });
+            assert.equal(first.status, 0, first.stderr);
+            const keyFile = fs.readdirSync(first.cache).find((f) => /^release-keys-\d+\.pgp$/.test(f))!;
+            const old = new Date(Date.now() - 3 * 86400 * 1000);
+            fs.utimesSync(path.join(first.cache, keyFile), old, old);
+            fs.writeFileSync(trustFile, fs.readFileSync(trustFile, "utf8").replace(/RELEASE_KEY_URLS=.*/, `RELEASE_KEY_URLS=${base}/keys/gone.pgp`));
+            const r = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, first.cache);
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stderr, /WARNING: could not refresh the release keys from .*gone\.pgp; using the copy fetched 72 hours ago/);
+        });
+
+        it("refuses an expired signature (EXPSIG) by a valid pinned key, without fetching the key again", () => {
+            const home = path.join(gnupg, "sigexpiry");
+            const fpr = newKey(home, "signature expiry <sigexpiry@arch-ami.invalid>", { at: "20200101T000000!" });
+            publishKey(home, fpr, "sigexpiry");
+            const name = "archlinux-bootstrap-2025.10.01-x86_64.tar.zst";
+            release("2025.10.01", "2025.10.01", good, { signer: "none" });
+            const signed = path.join(gnupg, name);
+            fs.writeFileSync(signed, good);
+            // A signature made in 2020 that expired a day later (gpg --default-sig-expire).
+            const sig = path.join(root, "authority", "iso", "2025.10.01", `${name}.sig`);
+            fs.mkdirSync(path.dirname(sig), { recursive: true });
+            gpg(home, "--faked-system-time", "20200601T000000!", "--default-sig-expire", "1d", "--yes", "--detach-sign", "--output", sig, signed);
+            const before = keyFetches("sigexpiry");
+            const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2025.10.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(fpr, "sigexpiry") });
+            refused(r, new RegExp(`signature of ${name.replace(/\./g, "\\.")} by pinned key ${fpr} has EXPIRED: refused`));
+            assert.equal(keyFetches("sigexpiry") - before, 1, "fetched once: an expired signature cannot be mended by a new copy of the key");
+        });
+
+        it("refuses GOODSIG from a key in the key file that is not pinned (WKD serves more than the pinned key)", () => {
+            // keys/two.pgp holds the pinned release key and "other"; only the release key is pinned.
+            fs.writeFileSync(
+                path.join(root, "keys", "two.pgp"),
+                gpg(path.join(gnupg, "release"), "--armor", "--export", releaseKey) + gpg(path.join(gnupg, "other"), "--armor", "--export", otherKey),
+            );
+            release("2025.12.01", "2025.12.01", good, { signer: "other" });
+            const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2025.12.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(releaseKey, "two") });
+            refused(r, new RegExp(`signature of archlinux-bootstrap-2025\\.12\\.01-x86_64\\.tar\\.zst is by key ${otherKey}, not a pinned Arch release signing key`));
+        });
+
+        it("accepts GOODSIG from a signing subkey of a pinned key (VALIDSIG's primary-key fingerprint is what is pinned)", () => {
+            const home = path.join(gnupg, "subkey");
+            fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+            homes.push(home);
+            gpg(home, "--quick-gen-key", "subkey signer <subkey@arch-ami.invalid>", "ed25519", "cert", "never");
+            const primary = /^fpr:+([0-9A-F]{40}):/m.exec(gpg(home, "--with-colons", "--list-keys"))![1];
+            gpg(home, "--quick-add-key", primary, "ed25519", "sign", "never");
+            const sub = [...gpg(home, "--with-colons", "--list-keys").matchAll(/^fpr:+([0-9A-F]{40}):/gm)].map((m) => m[1])[1];
+            assert.ok(sub && sub !== primary);
+            const name = "archlinux-bootstrap-2025.11.01-x86_64.tar.zst";
+            release("2025.11.01", "2025.11.01", good, { signer: "none" });
+            const signed = path.join(gnupg, name);
+            fs.writeFileSync(signed, good);
+            sign(home, signed, path.join(root, "authority", "iso", "2025.11.01", `${name}.sig`), undefined, `${sub}!`);
+            publishKey(home, primary, "subkey");
+            const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2025.11.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(primary, "subkey") });
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stderr, new RegExp(`release signature verified: key ${primary} \\(GOODSIG\\)`));
+        });
+
+        it("refuses a signature file that holds two signatures, even when one is GOODSIG from the pinned key", () => {
+            const dir = path.join(root, "authority", "iso", "2026.02.01");
+            release("2026.02.01", "2026.02.01", good);
+            const name = "archlinux-bootstrap-2026.02.01-x86_64.tar.zst";
+            const extra = path.join(gnupg, "extra.sig");
+            sign(path.join(gnupg, "other"), path.join(root, "mirror", "iso", "2026.02.01", name), extra);
+            fs.appendFileSync(path.join(dir, `${name}.sig`), fs.readFileSync(extra));
+            refused(run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.02.01" }), /is not by a pinned Arch release signing key .*: 2 signatures \(exactly one expected\)/);
+        });
     });
 
     it("refuses http mirrors unless allowInsecureMirror", () => {
@@ -202,7 +407,7 @@ describe("build-tarball.sh (official method)", () => {
     });
 
     it("checks for gpg up front, saying how to install it", () => {
-        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-bin-"));
+        const bin = tmp("arch-ami-bin-");
         for (const tool of ["curl", "sha256sum", "cut", "mktemp"]) fs.symlinkSync(spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim(), path.join(bin, tool));
         refused(run({ PATH: bin }), /gpg \(GnuPG 2\) is needed .*apt install gnupg.*brew install gnupg/);
     });
@@ -224,11 +429,11 @@ describe("build-tarball.sh (official method)", () => {
     it("does not download again when the cache holds the verified file", () => {
         const first = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.11.01" });
         assert.equal(first.status, 0, first.stderr);
-        const before = requests.join("").split("2026.11.01-x86_64.tar.zst").length;
+        const before = requests().split("2026.11.01-x86_64.tar.zst").length;
         const second = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.11.01" }, first.cache);
         assert.equal(second.status, 0, second.stderr);
         assert.match(second.stderr, /cache hit/);
-        assert.equal(requests.join("").split("2026.11.01-x86_64.tar.zst").length, before, "no second download");
+        assert.equal(requests().split("2026.11.01-x86_64.tar.zst").length, before, "no second download");
     });
 
     it("accepts a matching pinned sha256 and refuses another", () => {
