@@ -88,6 +88,7 @@ export class ArchAmi extends pulumi.ComponentResource {
                 keyName: keys.keyPair.keyName,
                 clientPrivateKey: keys.clientKey.privateKeyOpenssh,
                 tags,
+                ready,
             },
             { parent: this },
         );

@@ -24,6 +24,8 @@ export interface ImageRegistrationInputs {
     keyName: pulumi.Input<string>;
     clientPrivateKey: pulumi.Input<string>;
     tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Resolves once the preflight accepted the arguments. */
+    ready: pulumi.Input<pulumi.Resource[]>;
 }
 
 /**
@@ -89,6 +91,7 @@ export class ArchAmiImage extends pulumi.ComponentResource {
                     keyName: i.keyName,
                     clientPrivateKey: i.clientPrivateKey,
                     tags: i.tags,
+                    ready: i.ready,
                 },
                 this,
             );

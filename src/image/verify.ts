@@ -116,6 +116,8 @@ export interface VerifyInputs {
     keyName: pulumi.Input<string>;
     clientPrivateKey: pulumi.Input<string>;
     tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Resolves once the preflight accepted the arguments (the host key depends on nothing else). */
+    ready: pulumi.Input<pulumi.Resource[]>;
 }
 
 /**
@@ -130,7 +132,7 @@ export interface VerifyInputs {
 export function verifyImage(v: VerifyInputs, parent: pulumi.Resource): { check: command.remote.Command; instance: aws.ec2.Instance; name: string } {
     const d = v.definition;
     const name = `${v.prefix}-verify-${checkId(d)}`;
-    const hostKey = new tls.PrivateKey(`${name}-host-key`, { algorithm: "ED25519" }, { parent });
+    const hostKey = new tls.PrivateKey(`${name}-host-key`, { algorithm: "ED25519" }, { parent, dependsOn: v.ready });
     const instance = new aws.ec2.Instance(
         `${name}-instance`,
         {
