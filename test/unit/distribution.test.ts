@@ -6,7 +6,7 @@ import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { BASE_ARGS, Registered, capturedByTypeName, captureOptions, installMocks, optionsByName, registered, settle, unwrapSecret, value } from "./harness";
-import { buildHash } from "../../src/buildConfig";
+import { buildHash } from "../../src/identity";
 import { resolveSettings } from "../../src/settings";
 import { ArchAmiArgs } from "../../src/args";
 
@@ -219,7 +219,7 @@ describe("distribution arguments never change the build", () => {
         assert.notEqual(hash({ encryption: { kmsKeyId: KEY } }), hash({ encryption: {} }));
     });
     it("verify.sh is not part of the build hash (nor owned-paths, which only the component's validation reads)", async () => {
-        const { NOT_IN_BUILD } = await import("../../src/buildConfig");
+        const { NOT_IN_BUILD } = await import("../../src/identity");
         assert.deepEqual(NOT_IN_BUILD, ["verify.sh", "owned-paths"]);
     });
 });
