@@ -26,7 +26,7 @@ const sha256 = (data: string | Buffer) => createHash("sha256").update(data).dige
  * Registration settings (boot mode, TPM, description, name) are not in it: they re-register the AMI from
  * the same snapshot (`registrationSuffix`).
  */
-export function buildHash(settings: Settings, scriptsDir: string = provisionDir()): string {
+export function buildHash(settings: Settings, scriptsDir: string = provisionDir(), srcDir: string = __dirname): string {
     const scripts = Object.fromEntries(
         listFiles(scriptsDir)
             .filter((f) => !NOT_IN_BUILD.includes(f))
@@ -37,7 +37,7 @@ export function buildHash(settings: Settings, scriptsDir: string = provisionDir(
         // The volume's encryption: the snapshot and the AMI take it from the volume.
         ...(settings.encryption.enabled ? { encryption: settings.encryption } : {}),
         scripts,
-        code: buildCodeDigest(),
+        code: buildCodeDigest(srcDir),
     });
     return sha256(canonical);
 }

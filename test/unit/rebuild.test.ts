@@ -86,6 +86,15 @@ describe("build hash", () => {
         fs.writeFileSync(path.join(copy, "new-helper.sh"), "true\n");
         assert.notEqual(hashOf({}, copy), h1);
     });
+
+    it("does not change with verify.sh (the check has its own identity) or owned-paths (only validation reads it)", () => {
+        const copy = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-prov-"));
+        fs.cpSync(provisionDir(), copy, { recursive: true });
+        fs.appendFileSync(path.join(copy, "verify.sh"), "\n# changed\n");
+        assert.equal(hashOf({}, copy), h0, "a new verify.sh re-checks the AMI, it does not rebuild it");
+        fs.appendFileSync(path.join(copy, "owned-paths"), "\n# changed\n");
+        assert.equal(hashOf({}, copy), h0);
+    });
 });
 
 describe("AMI name", () => {
@@ -107,6 +116,18 @@ describe("AMI name and retained images", () => {
         assert.notEqual(amiNameFor("arch", "abc", "snap-1"), amiNameFor("arch", "abc", "snap-2"));
         assert.equal(amiNameFor("arch", "abc", "snap-1"), amiNameFor("arch", "abc", "snap-1"));
         assert.match(amiNameFor("arch", "abc", "snap-1"), /^arch-[0-9a-f]{12}$/);
+    });
+    it("the build hash changes with the component code that makes a build, not with the registration's", () => {
+        const src = path.resolve(__dirname, "../../src");
+        const copy = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-src-"));
+        fs.cpSync(src, copy, { recursive: true });
+        const settings = resolveSettings("arch", base);
+        const h = buildHash(settings, provisionDir(), copy);
+        assert.equal(buildHash(settings, provisionDir(), src), h, "the same code, the same hash");
+        fs.appendFileSync(path.join(copy, "image/archAmiImage.ts"), "\n// changed\n");
+        assert.equal(buildHash(settings, provisionDir(), copy), h, "registration code is not part of the build");
+        fs.appendFileSync(path.join(copy, "build/provision.ts"), "\n// changed\n");
+        assert.notEqual(buildHash(settings, provisionDir(), copy), h, "a changed build stage is a new build");
     });
     it("the build hash covers the component code that makes a build (src/build/, the identities, the rendering)", async () => {
         const { buildCodeDigest } = await import("../../src/identity");
