@@ -158,15 +158,24 @@ age_of() {
   echo $(($(date +%s) - mtime))
 }
 
+# A temporary file in the cache folder (beside KEYFILE, so mv is atomic). The Xs end the template: BSD/macOS
+# mktemp replaces only trailing Xs. Dies when the cache folder is not writable: a refresh that cannot be
+# stored must never pass for "Arch unreachable" (callers run under `||`, where set -e is off).
+cache_temp() {
+  local temp
+  mkdir -p "$CACHE" 2>/dev/null && temp=$(mktemp "$CACHE/.release-keys.XXXXXX" 2>/dev/null) ||
+    die "cannot write to $CACHE (the cache folder, ARCH_AMI_CACHE): the release keys cannot be refreshed"
+  echo "$temp"
+}
+
 # fetch_release_keys: replaces KEYFILE with a fresh copy from the first of RELEASE_KEY_URLS that answers
 # (atomically: concurrent builds share the cache). Returns 1 (no message) when none answers.
 fetch_release_keys() {
   local part url
-  mkdir -p "$CACHE"
-  part=$(mktemp "$KEYFILE.XXXXXX.part")
+  part=$(cache_temp) || exit 1
   for url in "${RELEASE_KEY_URLS[@]}"; do
     if fetch --output "$part" "$url" 2>/dev/null && [[ -s $part ]]; then
-      mv "$part" "$KEYFILE"
+      mv "$part" "$KEYFILE" || die "cannot write $KEYFILE (the cache folder, ARCH_AMI_CACHE)"
       log "release keys fetched from $url"
       return 0
     fi
@@ -199,7 +208,8 @@ release_keyring() {
     fetch_release_keys || die "could not fetch the Arch release signing key from ${RELEASE_KEY_URLS[*]}"
   else
     age=$(age_of "$KEYFILE")
-    if ((age > KEY_REFRESH_SECONDS)); then
+    # A modification time in the future (a copied cache, a clock set back) says nothing about the age: refresh.
+    if ((age < 0 || age > KEY_REFRESH_SECONDS)); then
       fetch_release_keys ||
         log "WARNING: could not refresh the release keys from ${RELEASE_KEY_URLS[*]}; using the copy fetched $((age / 3600)) hours ago (a revocation published since then is not seen)"
     fi

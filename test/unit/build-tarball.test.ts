@@ -338,6 +338,43 @@ describe("build-tarball.sh (official method)", () => {
             assert.match(r.stderr, /WARNING: could not refresh the release keys from .*gone\.pgp; using the copy fetched 72 hours ago/);
         });
 
+        /** The cached key file of a cache folder (its name is derived from the pin list). */
+        const cachedKeyFile = (cache: string) => path.join(cache, fs.readdirSync(cache).find((f) => /^release-keys-\d+\.pgp$/.test(f))!);
+        const setAge = (file: string, seconds: number) => {
+            const t = new Date(Date.now() - seconds * 1000);
+            fs.utimesSync(file, t, t);
+        };
+
+        it("refreshes a cached key file whose modification time is in the future", () => {
+            const first = run({});
+            assert.equal(first.status, 0, first.stderr);
+            setAge(cachedKeyFile(first.cache), -86400);
+            const before = keyFetches("release");
+            const r = run({}, first.cache);
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(keyFetches("release") - before, 1, "a key file dated tomorrow is fetched again");
+        });
+
+        it("refuses, naming the cache folder, when a stale key file cannot be refreshed because the cache is not writable", () => {
+            const first = run({});
+            assert.equal(first.status, 0, first.stderr);
+            setAge(cachedKeyFile(first.cache), 3 * 86400);
+            // Root ignores directory permissions; an immutable directory (ext4/xfs/btrfs) stops root too.
+            const root = process.getuid?.() === 0;
+            const lock = root ? spawnSync("chattr", ["+i", first.cache], { encoding: "utf8" }) : (fs.chmodSync(first.cache, 0o555), { status: 0, stderr: "" });
+            assert.equal(lock.status, 0, `cannot make the cache folder read-only: ${lock.stderr}`);
+            try {
+                const r = run({}, first.cache);
+                assert.notEqual(r.status, 0, r.stderr);
+                assert.equal(r.stdout, "");
+                assert.match(r.stderr, new RegExp(`cannot write to ${first.cache.replace(/[.]/g, "\\.")} \\(the cache folder, ARCH_AMI_CACHE\\)`));
+                assert.doesNotMatch(r.stderr, /could not refresh/, "not blamed on the network");
+            } finally {
+                if (root) spawnSync("chattr", ["-i", first.cache]);
+                else fs.chmodSync(first.cache, 0o755);
+            }
+        });
+
         it("refuses an expired signature (EXPSIG) by a valid pinned key, without fetching the key again", () => {
             const home = path.join(gnupg, "sigexpiry");
             const fpr = newKey(home, "signature expiry <sigexpiry@arch-ami.invalid>", { at: "20200101T000000!" });
