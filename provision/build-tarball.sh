@@ -44,8 +44,10 @@ ARCHIVE=https://archive.archlinux.org
 # first released in the 2024.05.01 bootstrap tarball.
 FIRST_ZSTD_RELEASE=2024.05.01
 # The cached release key file is fetched again when older than this (revocations and new expiry dates), and
-# always when a signature is by a revoked or expired pinned key.
+# always when a signature is by an expired pinned key.
 KEY_REFRESH_SECONDS=86400
+# When that refresh cannot reach Arch, the cached copy is used (with a WARNING) up to this age, then refused.
+KEY_MAX_AGE_SECONDS=$((7 * 86400))
 
 for required in ARCH_AMI_BOOTSTRAP_METHOD ARCH_AMI_BOOTSTRAP_DATE ARCH_AMI_BOOTSTRAP_MIRROR ARCH_AMI_MIRROR; do
   [[ -n ${!required:-} ]] || { echo "build-tarball: error: $required is not set (the ArchAmi component sets it)" >&2; exit 1; }
@@ -60,6 +62,8 @@ CACHE=${ARCH_AMI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/arch-ami}
 BOOTSTRAP_PACKAGES=(base arch-install-scripts)
 GNUPG_HOME=""
 KEYFILE="" # the cached release key file (release_keyring)
+KEY_FETCH="" # result of the last fetch_release_keys
+KEY_TEMPS=() # temporary files and gpg homes of a key refresh: removed on exit
 PARTIAL=() # downloads not verified yet: removed on exit
 
 log() { printf 'build-tarball: %s\n' "$*" >&2; }
@@ -76,6 +80,7 @@ sha256_of() {
 
 cleanup() {
   ((${#PARTIAL[@]} == 0)) || rm -rf "${PARTIAL[@]}"
+  ((${#KEY_TEMPS[@]} == 0)) || rm -rf "${KEY_TEMPS[@]}"
   [[ -z $GNUPG_HOME ]] || { gpgconf --homedir "$GNUPG_HOME" --kill all 2>/dev/null || true; rm -rf "$GNUPG_HOME"; }
 }
 
@@ -163,25 +168,61 @@ age_of() {
 # stored must never pass for "Arch unreachable" (callers run under `||`, where set -e is off).
 cache_temp() {
   local temp
-  mkdir -p "$CACHE" 2>/dev/null && temp=$(mktemp "$CACHE/.release-keys.XXXXXX" 2>/dev/null) ||
+  if ! mkdir -p "$CACHE" 2>/dev/null || ! temp=$(mktemp "$CACHE/.release-keys.XXXXXX" 2>/dev/null); then
     die "cannot write to $CACHE (the cache folder, ARCH_AMI_CACHE): the release keys cannot be refreshed"
+  fi
   echo "$temp"
 }
 
-# fetch_release_keys: replaces KEYFILE with a fresh copy from the first of RELEASE_KEY_URLS that answers
-# (atomically: concurrent builds share the cache). Returns 1 (no message) when none answers.
+# merge_release_keys NEW: KEYFILE becomes the union of the cached copy and NEW, merged by gpg (import both
+# into one throwaway home, export). OpenPGP revocations are permanent (RFC 4880 5.2.3.15 "Reason for
+# Revocation"; a revocation signature cannot be withdrawn), so a revocation once seen stays in the cache even
+# if a server later serves a copy without it; gpg's import merges new self-signatures, so a later expiry
+# extension is still picked up (gnupg g10/import.c merge_blocks).
+merge_release_keys() {
+  local new=$1 home merged
+  home=$(mktemp -d)
+  KEY_TEMPS+=("$home")
+  chmod 700 "$home"
+  [[ ! -s $KEYFILE ]] || gpg --homedir "$home" --batch --quiet --import "$KEYFILE" 2>/dev/null || true
+  gpg --homedir "$home" --batch --quiet --import "$new" 2>/dev/null || true
+  merged=$(cache_temp) || exit 1
+  KEY_TEMPS+=("$merged")
+  gpg --homedir "$home" --batch --export >"$merged" 2>/dev/null || die "gpg could not export the merged release keys"
+  mv "$merged" "$KEYFILE" || die "cannot write $KEYFILE (the cache folder, ARCH_AMI_CACHE)"
+  rm -f "$new"
+  gpgconf --homedir "$home" --kill all 2>/dev/null || true
+  rm -rf "$home"
+}
+
+# fetch_release_keys: fetches the key file from the first of RELEASE_KEY_URLS that serves a non-empty file
+# and merges it into KEYFILE (atomically: concurrent builds share the cache). Sets KEY_FETCH to "fetched",
+# "withdrawn <url> (HTTP <code>)…" when none served it and an authoritative host answered 404/410 (Arch no
+# longer publishes the key there), or "unreachable" (connection errors, timeouts, other HTTP errors).
 fetch_release_keys() {
-  local part url
+  local part url code rc withdrawn=""
   part=$(cache_temp) || exit 1
+  KEY_TEMPS+=("$part")
   for url in "${RELEASE_KEY_URLS[@]}"; do
-    if fetch --output "$part" "$url" 2>/dev/null && [[ -s $part ]]; then
-      mv "$part" "$KEYFILE" || die "cannot write $KEYFILE (the cache folder, ARCH_AMI_CACHE)"
-      log "release keys fetched from $url"
+    rc=0
+    # curl --fail exits 22 on an HTTP status >= 400; --write-out still reports the status (curl(1): -f, -w).
+    code=$(fetch --output "$part" --write-out '%{http_code}' "$url" 2>/dev/null) || rc=$?
+    if ((rc == 0)) && [[ -s $part ]]; then
+      merge_release_keys "$part"
+      log "release keys fetched from $url (merged with the cached copy)"
+      KEY_FETCH=fetched
       return 0
     fi
+    if ((rc == 22)) && [[ $code == 404 || $code == 410 ]]; then withdrawn+=" $url (HTTP $code)"; fi
   done
   rm -f "$part"
-  return 1
+  if [[ -n $withdrawn ]]; then KEY_FETCH="withdrawn$withdrawn"; else KEY_FETCH=unreachable; fi
+}
+
+# A failed fetch_release_keys: a withdrawn key is refused, whatever the cache holds.
+refuse_withdrawn() {
+  [[ $KEY_FETCH != withdrawn* ]] ||
+    die "the Arch release signing key is no longer published:${KEY_FETCH#withdrawn} answers that it is not there; the key was withdrawn, so it is refused (the cached copy is not used); if Arch has moved to a new release signing key, pin it (README \"Chain of trust\": rotating the release key)"
 }
 
 # import_release_keys: a new throwaway GnuPG home holding KEYFILE, which must hold a pinned fingerprint.
@@ -200,18 +241,26 @@ import_release_keys() {
 }
 
 # release_keyring: the pinned release keys from the cache, fetched when missing or older than
-# KEY_REFRESH_SECONDS (a failed refresh keeps the cached copy, with a warning).
+# KEY_REFRESH_SECONDS. A withdrawn key (HTTP 404/410) is refused; when Arch cannot be reached the cached
+# copy is kept with a WARNING, up to KEY_MAX_AGE_SECONDS.
 release_keyring() {
   local age
   KEYFILE=$CACHE/release-keys-$(printf '%s' "${RELEASE_KEY_FINGERPRINTS[*]}" | cksum | cut -d' ' -f1).pgp
   if [[ ! -s $KEYFILE ]]; then
-    fetch_release_keys || die "could not fetch the Arch release signing key from ${RELEASE_KEY_URLS[*]}"
+    fetch_release_keys
+    refuse_withdrawn
+    [[ $KEY_FETCH == fetched ]] || die "could not fetch the Arch release signing key from ${RELEASE_KEY_URLS[*]}"
   else
     age=$(age_of "$KEYFILE")
     # A modification time in the future (a copied cache, a clock set back) says nothing about the age: refresh.
     if ((age < 0 || age > KEY_REFRESH_SECONDS)); then
-      fetch_release_keys ||
-        log "WARNING: could not refresh the release keys from ${RELEASE_KEY_URLS[*]}; using the copy fetched $((age / 3600)) hours ago (a revocation published since then is not seen)"
+      fetch_release_keys
+      refuse_withdrawn
+      if [[ $KEY_FETCH != fetched ]]; then
+        ((age >= 0 && age <= KEY_MAX_AGE_SECONDS)) ||
+          die "could not refresh the release keys from ${RELEASE_KEY_URLS[*]}, and the cached copy is $( ((age < 0)) && echo "dated in the future" || echo "$((age / 86400)) days old") (at most $((KEY_MAX_AGE_SECONDS / 86400)) days are accepted without a refresh): refused; let the build reach Arch once"
+        log "WARNING: could not refresh the release keys from ${RELEASE_KEY_URLS[*]}; using the copy fetched $((age / 3600)) hours ago (a revocation published since then is not seen; refused after $((KEY_MAX_AGE_SECONDS / 86400)) days)"
+      fi
     fi
   fi
   import_release_keys
@@ -268,21 +317,24 @@ signature_verdict() {
   echo "unpinned $primary"
 }
 
-# verify_signature FILE SIG: accepted only on GOODSIG by a pinned key. A revoked or expired pinned key: the
-# key file is fetched again first (a new expiry date may have been published), then refused if still so.
+# verify_signature FILE SIG: accepted only on GOODSIG by a pinned key. An expired pinned key: the key file is
+# fetched again first (a new expiry date may have been published), then refused if still expired. A revoked
+# one is refused at once: a revocation is permanent, and the merged cache keeps it (merge_release_keys).
 verify_signature() {
   local file=$1 sig=$2 verdict detail name=${1##*/}
   read -r verdict detail < <(signature_verdict "$file" "$sig")
-  if [[ $verdict == revoked || $verdict == expired-key ]]; then
-    log "signature of $name is by pinned key $detail, which the key file (cached or just fetched) shows as ${verdict/-key/}: fetching the key again from ${RELEASE_KEY_URLS[*]}"
-    fetch_release_keys || die "signature of $name is by pinned key $detail, shown as ${verdict/-key/}, and the key could not be fetched again from ${RELEASE_KEY_URLS[*]}: refused"
+  if [[ $verdict == expired-key ]]; then
+    log "signature of $name is by pinned key $detail, which the key file (cached or just fetched) shows as expired: fetching the key again from ${RELEASE_KEY_URLS[*]}"
+    fetch_release_keys
+    refuse_withdrawn
+    [[ $KEY_FETCH == fetched ]] || die "signature of $name is by pinned key $detail, shown as expired, and the key could not be fetched again from ${RELEASE_KEY_URLS[*]}: refused"
     import_release_keys
     read -r verdict detail < <(signature_verdict "$file" "$sig")
   fi
   local rotate='if Arch has moved to a new release signing key, pin it (README "Chain of trust": rotating the release key)'
   case $verdict in
     good) log "release signature verified: key $detail (GOODSIG)" ;;
-    revoked) die "signature of $name is by pinned key $detail, which is REVOKED (the key as published at ${RELEASE_KEY_URLS[*]} carries a revocation): refused; $rotate" ;;
+    revoked) die "signature of $name is by pinned key $detail, which is REVOKED (a copy of the key fetched from ${RELEASE_KEY_URLS[*]} carried a revocation; revocations are permanent): refused; $rotate" ;;
     expired-key) die "signature of $name is by pinned key $detail, which has EXPIRED (also in the copy fetched again): refused; $rotate" ;;
     expired-sig) die "signature of $name by pinned key $detail has EXPIRED: refused" ;;
     bad) die "BAD signature: $name does not match its release signature (tampered or corrupted)" ;;

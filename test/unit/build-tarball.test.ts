@@ -153,11 +153,15 @@ describe("build-tarball.sh (official method)", () => {
         });
         return { ...r, cache };
     }
-    /** Refused: non-zero exit, nothing on stdout (so nothing is uploaded), no tarball kept. */
-    function refused(r: ReturnType<typeof run>, message: RegExp) {
+    /** Stopped: non-zero exit, nothing on stdout (so nothing is uploaded). */
+    function stopped(r: ReturnType<typeof run>, message: RegExp) {
         assert.notEqual(r.status, 0, r.stderr);
         assert.match(r.stderr, message);
         assert.equal(r.stdout, "");
+    }
+    /** Refused: stopped, and no tarball kept. */
+    function refused(r: ReturnType<typeof run>, message: RegExp) {
+        stopped(r, message);
         assert.deepEqual(fs.readdirSync(r.cache).filter((f) => f.includes("archlinux-bootstrap")), []);
     }
 
@@ -253,6 +257,13 @@ describe("build-tarball.sh (official method)", () => {
     // GOODSIG from a pinned key is accepted.
     describe("the acceptance rule: GOODSIG from a pinned key only", () => {
         const keys: Record<string, string> = {};
+        /** The cached key file of a cache folder (its name is derived from the pin list). */
+        const cachedKeyFile = (cache: string) => path.join(cache, fs.readdirSync(cache).find((f) => /^release-keys-\d+\.pgp$/.test(f))!);
+        const setAge = (file: string, seconds: number) => {
+            const t = new Date(Date.now() - seconds * 1000);
+            fs.utimesSync(file, t, t);
+        };
+
         before(() => {
             // A pinned key that is revoked at the authoritative host (and so in every fresh copy).
             keys.revoked = newKey(path.join(gnupg, "revoked"), "revoked release key <revoked@arch-ami.invalid>");
@@ -273,13 +284,33 @@ describe("build-tarball.sh (official method)", () => {
             publishKey(path.join(gnupg, "later"), keys.later, "later");
         });
 
-        it("refuses a release signed by a revoked pinned key, after fetching the key again", () => {
+        it("refuses a release signed by a revoked pinned key, without fetching the key again (a revocation is permanent)", () => {
             const before = keyFetches("revoked");
             const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.06.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(keys.revoked, "revoked") });
             refused(r, new RegExp(`signature of archlinux-bootstrap-2026\\.06\\.01-x86_64\\.tar\\.zst is by pinned key ${keys.revoked}, which is REVOKED .*refused; if Arch has moved to a new release signing key, pin it \\(README "Chain of trust"`));
-            assert.match(r.stderr, /which the key file \(cached or just fetched\) shows as revoked: fetching the key again/);
-            assert.equal(keyFetches("revoked") - before, 2, "fetched, then fetched again before refusing");
+            assert.doesNotMatch(r.stderr, /fetching the key again/);
+            assert.equal(keyFetches("revoked") - before, 1, "fetched once");
             assert.doesNotMatch(r.stderr, /release signature verified/);
+        });
+
+        it("keeps a revocation once seen: a later copy of the key without it does not make the key good again", () => {
+            const home = path.join(gnupg, "flipflop");
+            const fpr = newKey(home, "revoked then served unrevoked <flipflop@arch-ami.invalid>");
+            release("2026.01.01", "2026.01.01", good, { signer: "flipflop" });
+            const unrevoked = gpg(home, "--armor", "--export", fpr);
+            revoke(home, fpr);
+            publishKey(home, fpr, "flipflop");
+            const trustFile = anchors(fpr, "flipflop");
+            const env = { ARCH_AMI_BOOTSTRAP_DATE: "2026.01.01", ARCH_AMI_TEST_TRUST_ANCHORS: trustFile };
+            const first = run(env);
+            refused(first, new RegExp(`by pinned key ${fpr}, which is REVOKED`));
+            // The server now serves the copy from before the revocation (a rollback, a stale replica).
+            fs.writeFileSync(path.join(root, "keys", "flipflop.pgp"), unrevoked);
+            setAge(cachedKeyFile(first.cache), 86400 + 60);
+            const before = keyFetches("flipflop");
+            const second = run(env, first.cache);
+            assert.equal(keyFetches("flipflop") - before, 1, "the stale copy was refreshed");
+            refused(second, new RegExp(`by pinned key ${fpr}, which is REVOKED`));
         });
 
         it("refuses a release signed by an expired pinned key, after fetching the key again", () => {
@@ -325,25 +356,38 @@ describe("build-tarball.sh (official method)", () => {
             assert.match(stale.stderr, new RegExp(`by pinned key ${keys.later}, which is REVOKED`));
         });
 
-        it("keeps using a stale cached key file when the authoritative host cannot be reached, saying so", () => {
-            const trustFile = anchors(releaseKey, "release");
+        /** A cache holding the release key file, fetched with `trustFile`, then `days` old; then the anchors
+         * point the key at `url`. */
+        function staleCache(trustFile: string, days: number, url: string): string {
             const first = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile });
             assert.equal(first.status, 0, first.stderr);
-            const keyFile = fs.readdirSync(first.cache).find((f) => /^release-keys-\d+\.pgp$/.test(f))!;
-            const old = new Date(Date.now() - 3 * 86400 * 1000);
-            fs.utimesSync(path.join(first.cache, keyFile), old, old);
-            fs.writeFileSync(trustFile, fs.readFileSync(trustFile, "utf8").replace(/RELEASE_KEY_URLS=.*/, `RELEASE_KEY_URLS=${base}/keys/gone.pgp`));
-            const r = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, first.cache);
+            setAge(cachedKeyFile(first.cache), days * 86400);
+            fs.writeFileSync(trustFile, fs.readFileSync(trustFile, "utf8").replace(/RELEASE_KEY_URLS=.*/, `RELEASE_KEY_URLS=${url}`));
+            return first.cache;
+        }
+        // Port 9 (discard) on the loopback: nothing listens there, the connection is refused.
+        const unreachable = "http://127.0.0.1:9/keys/release.pgp";
+
+        it("keeps using a stale cached key file when the authoritative host cannot be reached, saying so", () => {
+            const trustFile = anchors(releaseKey, "release");
+            const r = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, staleCache(trustFile, 3, unreachable));
             assert.equal(r.status, 0, r.stderr);
-            assert.match(r.stderr, /WARNING: could not refresh the release keys from .*gone\.pgp; using the copy fetched 72 hours ago/);
+            assert.match(r.stderr, /WARNING: could not refresh the release keys from http:\/\/127\.0\.0\.1:9\/keys\/release\.pgp; using the copy fetched 72 hours ago .*refused after 7 days/);
         });
 
-        /** The cached key file of a cache folder (its name is derived from the pin list). */
-        const cachedKeyFile = (cache: string) => path.join(cache, fs.readdirSync(cache).find((f) => /^release-keys-\d+\.pgp$/.test(f))!);
-        const setAge = (file: string, seconds: number) => {
-            const t = new Date(Date.now() - seconds * 1000);
-            fs.utimesSync(file, t, t);
-        };
+        it("refuses a cached key file older than 7 days when the authoritative host cannot be reached", () => {
+            const trustFile = anchors(releaseKey, "release");
+            const cache = staleCache(trustFile, 8, unreachable);
+            stopped(run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, cache), /could not refresh the release keys from .*, and the cached copy is 8 days old \(at most 7 days are accepted without a refresh\): refused/);
+        });
+
+        it("refuses a withdrawn key (HTTP 404 at the authoritative host), even with a fresh-enough cached copy", () => {
+            const trustFile = anchors(releaseKey, "release");
+            const cache = staleCache(trustFile, 2, `${base}/keys/gone.pgp`);
+            const r = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, cache);
+            stopped(r, /the Arch release signing key is no longer published: http:\/\/127\.0\.0\.1:\d+\/keys\/gone\.pgp \(HTTP 404\) answers that it is not there; the key was withdrawn, so it is refused/);
+            assert.doesNotMatch(r.stderr, /WARNING: could not refresh/);
+        });
 
         it("refreshes a cached key file whose modification time is in the future", () => {
             const first = run({});
