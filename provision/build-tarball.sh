@@ -283,10 +283,12 @@ fetch_signature() {
 # gpg's status lines (gpg/gnupg doc/DETAILS, "General status codes"): for each signature exactly one of
 # GOODSIG, BADSIG, EXPSIG, EXPKEYSIG, REVKEYSIG or ERRSIG; GOODSIG alone means good, EXPSIG/EXPKEYSIG/REVKEYSIG
 # mean "good, but" the signature expired / the key expired / the key is revoked. VALIDSIG ("cryptographically
-# valid") accompanies GOODSIG *and* EXPSIG/EXPKEYSIG/REVKEYSIG, so it is never enough on its own; its last
-# argument is the primary key's fingerprint (its first, the signing (sub)key's), which is what a pin names.
+# valid") accompanies GOODSIG *and* EXPSIG/EXPKEYSIG/REVKEYSIG, so it is never enough on its own. VALIDSIG's
+# arguments (DETAILS, "VALIDSIG"): fingerprint, sig_creation_date, sig-timestamp, expire-timestamp,
+# sig-version, reserved, pubkey-algo, hash-algo, sig-class, [primary-key-fpr]: the 10th, field 12 of the line,
+# is the primary key's fingerprint, which is what a pin names (the 1st is the signing (sub)key's).
 signature_verdict() {
-  local file=$1 sig=$2 status results code keyid validsig signing primary fpr
+  local file=$1 sig=$2 status results code keyid validsig primary fpr
   status=$(gpg --homedir "$GNUPG_HOME" --batch --status-fd 1 --verify "$sig" "$file" 2>/dev/null) || true
   results=$(awk '$1 == "[GNUPG:]" && $2 ~ /^(GOODSIG|BADSIG|EXPSIG|EXPKEYSIG|REVKEYSIG|ERRSIG)$/ {print $2, $3}' <<<"$status")
   if [[ $(grep -c . <<<"$results") -ne 1 ]]; then
@@ -300,10 +302,9 @@ signature_verdict() {
   esac
   validsig=$(awk '$1 == "[GNUPG:]" && $2 == "VALIDSIG"' <<<"$status")
   [[ $(grep -c . <<<"$validsig") -eq 1 ]] || { echo "unchecked no VALIDSIG for $code $keyid"; return; }
-  signing=$(awk '{print $3}' <<<"$validsig")
-  primary=$(awk '{print (NF >= 12 ? $NF : $3)}' <<<"$validsig")
-  # The *SIG line names the same key as VALIDSIG (a long key id is the fingerprint's last 16 digits).
-  [[ ${signing^^} == *"${keyid^^}" ]] || { echo "unchecked $code $keyid but VALIDSIG $signing"; return; }
+  # Without the optional 10th argument (older gpg) the signing key's fingerprint stands in: a pin matches it
+  # only when the primary key signed.
+  primary=$(awk '{print (NF >= 12 ? $12 : $3)}' <<<"$validsig")
   for fpr in "${RELEASE_KEY_FINGERPRINTS[@]}"; do
     [[ ${primary^^} == "${fpr^^}" ]] || continue
     case $code in
