@@ -315,9 +315,36 @@ describe("build-tarball.sh (official method)", () => {
 
         it("refuses a release signed by an expired pinned key, after fetching the key again", () => {
             const before = keyFetches("expired");
-            const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.05.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(keys.expired, "expired") });
+            // The script's temporary files (mktemp) go to TMPDIR: a folder of its own shows what is left behind.
+            const tmpdir = tmp("arch-ami-tmpdir-");
+            const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.05.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(keys.expired, "expired"), TMPDIR: tmpdir });
             refused(r, new RegExp(`signature of archlinux-bootstrap-2026\\.05\\.01-x86_64\\.tar\\.zst is by pinned key ${keys.expired}, which has EXPIRED \\(also in the copy fetched again\\): refused`));
             assert.equal(keyFetches("expired") - before, 2);
+            // Two keyrings were made (before and after the second fetch) and two merges: none is left.
+            assert.deepEqual(fs.readdirSync(tmpdir), [], "no temporary gpg home left behind");
+            assert.deepEqual(fs.readdirSync(r.cache).filter((f) => f.startsWith(".")), [], "no temporary key file left in the cache");
+        });
+
+        it("removes a cached key file without the pinned key, so the next build fetches it afresh", () => {
+            const file = path.join(root, "keys", "wrongfirst.pgp");
+            fs.writeFileSync(file, gpg(path.join(gnupg, "other"), "--armor", "--export", otherKey));
+            const trustFile = anchors(releaseKey, "wrongfirst");
+            const first = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile });
+            refused(first, /holds none of the pinned fingerprints/);
+            assert.deepEqual(fs.readdirSync(first.cache).filter((f) => f.startsWith("release-keys")), [], "the wrong key file is not kept");
+            fs.writeFileSync(file, gpg(path.join(gnupg, "release"), "--armor", "--export", releaseKey));
+            const second = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, first.cache);
+            assert.equal(second.status, 0, second.stderr);
+        });
+
+        it("takes the key from the next URL when one answers 200 with an empty body", () => {
+            fs.writeFileSync(path.join(root, "keys", "empty.pgp"), "");
+            const trustFile = anchors(releaseKey, "empty");
+            fs.writeFileSync(trustFile, fs.readFileSync(trustFile, "utf8").replace(/RELEASE_KEY_URLS=.*/, `RELEASE_KEY_URLS=${base}/keys/empty.pgp ${base}/keys/release.pgp`));
+            const r = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile });
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stderr, /release keys fetched from http:\/\/127\.0\.0\.1:\d+\/keys\/release\.pgp/);
+            assert.equal(keyFetches("empty"), 1, "the empty answer was asked for");
         });
 
         it("accepts an expired pinned key once the fetched-again copy is extended (the cached copy is replaced)", () => {
