@@ -10,7 +10,8 @@
 #   ARCH_AMI_ALLOW_INSECURE_MIRROR  true to accept http:// mirrors (otherwise refused)
 #   ARCH_AMI_CACHE             cache folder (optional; default ${XDG_CACHE_HOME:-~/.cache}/arch-ami)
 #   ARCH_AMI_TEST_TRUST_ANCHORS  TESTS ONLY: a file replacing the pinned trust anchors below (announced
-#                              loudly on every run; the component never sets it)
+#                              loudly on every run; the component never sets it); refused unless
+#   ARCH_AMI_TEST_MODE=1       is set too (only the tests set it)
 # Progress goes to stderr; the last line of stdout is {"path": …, "sha256": …, "date": …}.
 # Needs: curl, gpg (GnuPG 2: Debian `apt install gnupg`, macOS `brew install gnupg`), sha256sum or shasum.
 set -Eeuo pipefail
@@ -92,10 +93,16 @@ require_tools() {
   fi
 }
 
-# TESTS ONLY: replace the trust anchors from a KEY=value file; loud, so it can never pass unnoticed.
+# TESTS ONLY: replace the trust anchors from a KEY=value file; loud, so it can never pass unnoticed. The
+# component's local command inherits the deployer's whole environment (pulumi/pulumi-command,
+# provider/pkg/provider/local/commandOutputs.go: `cmd.Env = os.Environ()`, then the command's own
+# environment appended), so a variable left in a shell would reach this script: it takes effect only
+# together with ARCH_AMI_TEST_MODE=1, which only the tests set.
 load_test_trust_anchors() {
   local file=${ARCH_AMI_TEST_TRUST_ANCHORS:-} key value
   [[ -n $file ]] || return 0
+  [[ ${ARCH_AMI_TEST_MODE:-} == 1 ]] ||
+    die "ARCH_AMI_TEST_TRUST_ANCHORS=$file is set in the environment, but it is for arch-ami's own tests only (it would replace the pinned Arch release keys, and ARCH_AMI_TEST_MODE=1 is not set): unset ARCH_AMI_TEST_TRUST_ANCHORS in the shell that runs pulumi"
   [[ -r $file ]] || die "ARCH_AMI_TEST_TRUST_ANCHORS=$file is not readable"
   log "WARNING: ARCH_AMI_TEST_TRUST_ANCHORS=$file REPLACES THE PINNED ARCH RELEASE KEYS (tests only; unset it)"
   while IFS='=' read -r key value; do

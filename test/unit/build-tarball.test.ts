@@ -146,9 +146,12 @@ describe("build-tarball.sh (official method)", () => {
         return tarballEnvironment(s.image, s.bootstrapMethod, s.bootstrapMirror);
     }
 
+    /** The test anchors, and the marker without which the script refuses them. */
+    const testAnchors = { ARCH_AMI_TEST_TRUST_ANCHORS: trust, ARCH_AMI_TEST_MODE: "1" };
+
     function run(env: Record<string, string>, cache = tmp("arch-ami-cache-")) {
         const r = spawnSync("/bin/bash", [script], {
-            env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ARCH_AMI_TEST_TRUST_ANCHORS: trust, ...componentEnv(), ARCH_AMI_CACHE: cache, ...env },
+            env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...testAnchors, ...componentEnv(), ARCH_AMI_CACHE: cache, ...env },
             encoding: "utf8",
         });
         return { ...r, cache };
@@ -180,7 +183,7 @@ describe("build-tarball.sh (official method)", () => {
 
     it("two builds downloading the same release into one cache at once both succeed (no shared part file)", async () => {
         const cache = tmp("arch-ami-cache-");
-        const env = { PATH: process.env.PATH!, HOME: os.tmpdir(), ARCH_AMI_TEST_TRUST_ANCHORS: trust, ...componentEnv(), ARCH_AMI_CACHE: cache };
+        const env = { PATH: process.env.PATH!, HOME: os.tmpdir(), ...testAnchors, ...componentEnv(), ARCH_AMI_CACHE: cache };
         const one = () =>
             new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
                 const p = spawn("/bin/bash", [script], { env });
@@ -196,6 +199,15 @@ describe("build-tarball.sh (official method)", () => {
             assert.equal(JSON.parse(r.out.trim().split("\n").pop()!).sha256, sha(good));
         }
         assert.deepEqual(fs.readdirSync(cache).filter((f) => f.startsWith(".download")), [], "no download folder left behind");
+    });
+
+    it("refuses ARCH_AMI_TEST_TRUST_ANCHORS without ARCH_AMI_TEST_MODE=1 (a variable left in the deployer's shell), before any request", () => {
+        const before = requests().length;
+        refused(
+            run({ ARCH_AMI_TEST_MODE: "" }),
+            /ARCH_AMI_TEST_TRUST_ANCHORS=.* is set in the environment, but it is for arch-ami's own tests only .*unset ARCH_AMI_TEST_TRUST_ANCHORS/,
+        );
+        assert.equal(requests().slice(before), "", "nothing was requested");
     });
 
     it("refuses a tarball signed by a key that is not pinned", () => {
