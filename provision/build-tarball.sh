@@ -85,11 +85,23 @@ cleanup() {
   [[ -z $GNUPG_HOME ]] || { gpgconf --homedir "$GNUPG_HOME" --kill all 2>/dev/null || true; rm -rf "$GNUPG_HOME"; }
 }
 
+# GnuPG >= 2.3 also reads a global gpg.conf in its sysconfdir (`gpgconf --list-dirs sysconfdir`), and
+# --homedir does not skip it, so its options (e.g. auto-key-retrieve, trust-model) would apply to the signature
+# check too. (From the review of issue 16; the gpg manual's "Configuration files" section does not mention
+# it, so the script only warns instead of relying on either behaviour.)
+warn_global_gpg_conf() {
+  local dir
+  dir=$(gpgconf --list-dirs sysconfdir 2>/dev/null) || return 0
+  [[ -z $dir || ! -e $dir/gpg.conf ]] ||
+    log "WARNING: $dir/gpg.conf exists: GnuPG 2.3 and later read it even with --homedir, so its options also apply to the release signature check; review it (README \"Chain of trust\")"
+}
+
 require_tools() {
   command -v curl >/dev/null || die "curl is needed to download the bootstrap tarball"
   command -v sha256sum >/dev/null || command -v shasum >/dev/null || die "sha256sum (coreutils) or shasum is needed"
   if [[ $METHOD == official ]]; then
     command -v gpg >/dev/null || die "gpg (GnuPG 2) is needed to verify the bootstrap tarball's release signature: Debian/Ubuntu: apt install gnupg; macOS: brew install gnupg"
+    warn_global_gpg_conf
   fi
 }
 

@@ -533,17 +533,43 @@ describe("build-tarball.sh (official method)", () => {
         refused(run({ PATH: bin }), /gpg \(GnuPG 2\) is needed .*apt install gnupg.*brew install gnupg/);
     });
 
-    it("refuses the pacstrap method when the host's pacman keyring is empty", (t) => {
+    /** What a test needs and this machine lacks (root, tools as [command, apt package]); like
+     * release-pins.test.ts, a missing prerequisite skips outside CI and fails in CI (CI=true). */
+    function lacking(what: string, tools: string[][]): string | undefined {
         const missing: string[] = [];
         if (process.getuid?.() !== 0) missing.push("root");
-        for (const [tool, pkg] of [["pacstrap", "arch-install-scripts"], ["unshare", "util-linux"]]) {
+        for (const [tool, pkg] of tools) {
             if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) missing.push(`${tool} (apt package ${pkg})`);
         }
-        if (missing.length > 0) {
-            const msg = `the pacstrap method needs: ${missing.join(", ")} (run scripts/setup as root)`;
-            if (process.env.CI === "true") throw new Error(`CI cannot skip: ${msg}`);
-            return t.skip(msg);
-        }
+        if (missing.length === 0) return undefined;
+        const msg = `${what} needs: ${missing.join(", ")} (run scripts/setup as root)`;
+        if (process.env.CI === "true") throw new Error(`CI cannot skip: ${msg}`);
+        return msg;
+    }
+
+    it("warns when GnuPG's global gpg.conf exists (GnuPG >= 2.3 reads it despite --homedir)", (t) => {
+        const skip = lacking("a global gpg.conf in a mount namespace", [["unshare", "util-linux"], ["gpgconf", "gpgconf"]]);
+        if (skip) return t.skip(skip);
+        const sysconfdir = spawnSync("gpgconf", ["--list-dirs", "sysconfdir"], { encoding: "utf8" }).stdout.trim();
+        assert.ok(path.isAbsolute(sysconfdir), `gpgconf --list-dirs sysconfdir: ${sysconfdir}`);
+        // The host's folder is left alone: in a mount namespace of its own an overlay (writes go to a temporary
+        // folder) covers the sysconfdir's parent, and gpg.conf is created there.
+        const layer = tmp("arch-ami-overlay-");
+        for (const d of ["up", "work"]) fs.mkdirSync(path.join(layer, d));
+        const prefix = [
+            ...["unshare", "--mount", "--propagation", "private", "sh", "-c"],
+            'mount -t overlay overlay -o lowerdir="$1",upperdir="$2/up",workdir="$2/work" "$1" && mkdir -p "$3" && echo "# arch-ami test" >"$3/gpg.conf" && exec /bin/bash "$4"',
+            ...["-", path.dirname(sysconfdir), layer, sysconfdir],
+        ];
+        const r = run({}, undefined, prefix);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, new RegExp(`WARNING: ${sysconfdir.replace(/[.]/g, "\\.")}/gpg\\.conf exists: GnuPG 2\\.3 and later read it even with --homedir`));
+        if (!fs.existsSync(path.join(sysconfdir, "gpg.conf"))) assert.doesNotMatch(run({}).stderr, /gpg\.conf exists/, "no warning without it");
+    });
+
+    it("refuses the pacstrap method when the host's pacman keyring is empty", (t) => {
+        const skip = lacking("the pacstrap method", [["pacstrap", "arch-install-scripts"], ["unshare", "util-linux"]]);
+        if (skip) return t.skip(skip);
         // The folder the script reads (check_host_keyring: pacman-conf GPGDir, else /etc/pacman.d/gnupg). An
         // empty keyring whatever the host holds: in a mount namespace of its own (unshare --mount, private
         // propagation) an empty folder is bind-mounted over it; a missing folder is empty already.
