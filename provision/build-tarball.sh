@@ -198,13 +198,17 @@ cache_temp() {
 # Revocation"; a revocation signature cannot be withdrawn), so a revocation once seen stays in the cache even
 # if a server later serves a copy without it; gpg's import merges new self-signatures, so a later expiry
 # extension is still picked up (gnupg g10/import.c merge_blocks).
+# The fetched copy alone must hold a pinned key: otherwise any answer (a wrong key, a captive portal's page)
+# would pass for a refresh and restart the staleness clock of the cached copy.
 merge_release_keys() {
-  local new=$1 home merged
+  local new=$1 url=$2 home merged
   home=$(mktemp -d)
   KEY_TEMPS+=("$home")
   chmod 700 "$home"
-  [[ ! -s $KEYFILE ]] || gpg --homedir "$home" --batch --quiet --import "$KEYFILE" 2>/dev/null || true
   gpg --homedir "$home" --batch --quiet --import "$new" 2>/dev/null || true
+  holds_pinned_key "$home" ||
+    die "the release key file fetched from $url holds none of the pinned fingerprints (${RELEASE_KEY_FINGERPRINTS[*]}); see README \"Chain of trust\" to rotate"
+  [[ ! -s $KEYFILE ]] || gpg --homedir "$home" --batch --quiet --import "$KEYFILE" 2>/dev/null || true
   merged=$(cache_temp) || exit 1
   KEY_TEMPS+=("$merged")
   gpg --homedir "$home" --batch --export >"$merged" 2>/dev/null || die "gpg could not export the merged release keys"
@@ -227,7 +231,7 @@ fetch_release_keys() {
     # curl --fail exits 22 on an HTTP status >= 400; --write-out still reports the status (curl(1): -f, -w).
     code=$(fetch --output "$part" --write-out '%{http_code}' "$url" 2>/dev/null) || rc=$?
     if ((rc == 0)) && [[ -s $part ]]; then
-      merge_release_keys "$part"
+      merge_release_keys "$part" "$url"
       log "release keys fetched from $url (merged with the cached copy)"
       KEY_FETCH=fetched
       return 0
@@ -246,17 +250,23 @@ refuse_withdrawn() {
 
 # import_release_keys: a new throwaway GnuPG home holding KEYFILE, which must hold a pinned fingerprint.
 import_release_keys() {
-  local imported fpr
   [[ -z $GNUPG_HOME ]] || { gpgconf --homedir "$GNUPG_HOME" --kill all 2>/dev/null || true; rm -rf "$GNUPG_HOME"; }
   GNUPG_HOME=$(mktemp -d)
   chmod 700 "$GNUPG_HOME"
   gpg --homedir "$GNUPG_HOME" --batch --quiet --import "$KEYFILE" 2>/dev/null || true
-  imported=$(gpg --homedir "$GNUPG_HOME" --batch --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr/ {print $10}')
+  holds_pinned_key "$GNUPG_HOME" && return 0
+  rm -f "$KEYFILE" # a damaged cached copy must not stick in the cache
+  die "the cached release key file $KEYFILE holds none of the pinned fingerprints (${RELEASE_KEY_FINGERPRINTS[*]}): removed, the next build fetches it again"
+}
+
+# holds_pinned_key HOME: whether the keyring in GnuPG home HOME holds a pinned fingerprint.
+holds_pinned_key() {
+  local imported fpr
+  imported=$(gpg --homedir "$1" --batch --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr/ {print $10}')
   for fpr in "${RELEASE_KEY_FINGERPRINTS[@]}"; do
     grep -qx "${fpr^^}" <<<"${imported^^}" && return 0
   done
-  rm -f "$KEYFILE" # a wrong copy must not stick in the cache
-  die "the fetched release key file holds none of the pinned fingerprints (${RELEASE_KEY_FINGERPRINTS[*]}); see README \"Chain of trust\" to rotate"
+  return 1
 }
 
 # release_keyring: the pinned release keys from the cache, fetched when missing or older than

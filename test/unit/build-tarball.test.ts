@@ -338,16 +338,30 @@ describe("build-tarball.sh (official method)", () => {
             assert.deepEqual(fs.readdirSync(r.cache).filter((f) => f.startsWith(".")), [], "no temporary key file left in the cache");
         });
 
-        it("removes a cached key file without the pinned key, so the next build fetches it afresh", () => {
-            const file = path.join(root, "keys", "wrongfirst.pgp");
-            fs.writeFileSync(file, gpg(path.join(gnupg, "other"), "--armor", "--export", otherKey));
-            const trustFile = anchors(releaseKey, "wrongfirst");
-            const first = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile });
-            refused(first, /holds none of the pinned fingerprints/);
-            assert.deepEqual(fs.readdirSync(first.cache).filter((f) => f.startsWith("release-keys")), [], "the wrong key file is not kept");
-            fs.writeFileSync(file, gpg(path.join(gnupg, "release"), "--armor", "--export", releaseKey));
-            const second = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, first.cache);
-            assert.equal(second.status, 0, second.stderr);
+        it("removes a damaged cached key file, so the next build fetches it afresh", () => {
+            const cache = tmp("arch-ami-cache-");
+            const first = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.11.01" }, cache);
+            assert.equal(first.status, 0, first.stderr);
+            fs.writeFileSync(cachedKeyFile(cache), gpg(path.join(gnupg, "other"), "--armor", "--export", otherKey));
+            for (const f of fs.readdirSync(cache).filter((f) => f.startsWith("archlinux-bootstrap"))) fs.rmSync(path.join(cache, f));
+            refused(run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.11.01" }, cache), /the cached release key file .* holds none of the pinned fingerprints .*: removed, the next build fetches it again/);
+            assert.deepEqual(fs.readdirSync(cache).filter((f) => f.startsWith("release-keys")), [], "the damaged key file is not kept");
+            const before = keyFetches("release");
+            const third = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.11.01" }, cache);
+            assert.equal(third.status, 0, third.stderr);
+            assert.equal(keyFetches("release") - before, 1, "fetched afresh");
+        });
+
+        it("a stale cached key file is not refreshed by an answer without the pinned key (refused, the cache left as it was)", () => {
+            const trustFile = anchors(releaseKey, "release");
+            const cache = staleCache(trustFile, 3, `${base}/keys/portal.pgp`);
+            fs.writeFileSync(path.join(root, "keys", "portal.pgp"), "<html>captive portal</html>\n");
+            const keyFile = cachedKeyFile(cache);
+            const before = fs.readFileSync(keyFile);
+            const r = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, cache);
+            stopped(r, /the release key file fetched from .*\/keys\/portal\.pgp holds none of the pinned fingerprints/);
+            assert.deepEqual(fs.readFileSync(keyFile), before, "the cached copy is unchanged");
+            assert.ok(Date.now() - fs.statSync(keyFile).mtimeMs > 2 * 86400 * 1000, "and as old as before");
         });
 
         it("takes the key from the next URL when one answers 200 with an empty body", () => {
