@@ -184,7 +184,8 @@ age_of() {
 
 # A temporary file in the cache folder (beside KEYFILE, so mv is atomic). The Xs end the template: BSD/macOS
 # mktemp replaces only trailing Xs. Dies when the cache folder is not writable: a refresh that cannot be
-# stored must never pass for "Arch unreachable" (callers run under `||`, where set -e is off).
+# stored must never pass for "Arch unreachable" (callers use it in a command substitution, where set -e does
+# not apply, so the check is explicit).
 cache_temp() {
   local temp
   if ! mkdir -p "$CACHE" 2>/dev/null || ! temp=$(mktemp "$CACHE/.release-keys.XXXXXX" 2>/dev/null); then
@@ -194,10 +195,10 @@ cache_temp() {
 }
 
 # merge_release_keys NEW: KEYFILE becomes the union of the cached copy and NEW, merged by gpg (import both
-# into one throwaway home, export). OpenPGP revocations are permanent (RFC 4880 5.2.3.15 "Reason for
-# Revocation"; a revocation signature cannot be withdrawn), so a revocation once seen stays in the cache even
-# if a server later serves a copy without it; gpg's import merges new self-signatures, so a later expiry
-# extension is still picked up (gnupg g10/import.c merge_blocks).
+# into one throwaway home, export). OpenPGP has no signature type that undoes a key revocation (RFC 4880
+# 5.2.1: 0x20 "Key revocation signature"), so a revocation once seen stays in the cache even if a server
+# later serves a copy without it; gpg's import adds the new copy's signatures to the key it already holds
+# (gnupg g10/import.c, merge_blocks), so a later expiry extension is still picked up.
 # The fetched copy alone must hold a pinned key: otherwise any answer (a wrong key, a captive portal's page)
 # would pass for a refresh and restart the staleness clock of the cached copy.
 merge_release_keys() {

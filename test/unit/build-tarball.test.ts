@@ -1,10 +1,12 @@
 // provision/build-tarball.sh (method "official") against a local mirror and a local "authoritative host":
 // latest and pinned dates, the Archive fallback, the cache, the release signature (a test key pinned through
 // ARCH_AMI_TEST_TRUST_ANCHORS signs the test tarballs; wrong key, missing signature and tampered tarball are
-// refused), the acceptance rule (GOODSIG from a pinned key only: revoked and expired pinned keys are refused
-// after the key file is fetched again, a stale cached key file is refreshed), and the clear failures (missing
-// date, checksum mismatch, pinned sha256, unreachable mirror, http without allowInsecureMirror, .tar.gz
-// releases, missing gpg).
+// refused), the acceptance rule (GOODSIG from a pinned key only: a revoked pinned key is refused, an expired
+// one after the key file is fetched again), the key cache (refreshed when stale or dated in the future,
+// merged so a revocation is kept, a withdrawn key refused, at most 7 days old when Arch is unreachable, an
+// unwritable cache named), and the clear failures (missing date, checksum mismatch, pinned sha256,
+// unreachable mirror, http without allowInsecureMirror, .tar.gz releases, missing gpg, the test anchors
+// without ARCH_AMI_TEST_MODE=1).
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
