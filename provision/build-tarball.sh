@@ -10,7 +10,8 @@
 #   ARCH_AMI_ALLOW_INSECURE_MIRROR  true to accept http:// mirrors (otherwise refused)
 #   ARCH_AMI_CACHE             cache folder (optional; default ${XDG_CACHE_HOME:-~/.cache}/arch-ami)
 #   ARCH_AMI_TEST_TRUST_ANCHORS  TESTS ONLY: a file replacing the pinned trust anchors below (announced
-#                              loudly on every run; the component never sets it)
+#                              loudly on every run; the component never sets it); refused unless
+#   ARCH_AMI_TEST_MODE=1       is set too (only the tests set it)
 # Progress goes to stderr; the last line of stdout is {"path": …, "sha256": …, "date": …}.
 # Needs: curl, gpg (GnuPG 2: Debian `apt install gnupg`, macOS `brew install gnupg`), sha256sum or shasum.
 set -Eeuo pipefail
@@ -44,8 +45,10 @@ ARCHIVE=https://archive.archlinux.org
 # first released in the 2024.05.01 bootstrap tarball.
 FIRST_ZSTD_RELEASE=2024.05.01
 # The cached release key file is fetched again when older than this (revocations and new expiry dates), and
-# always when a signature is by a revoked or expired pinned key.
+# always when a signature is by an expired pinned key.
 KEY_REFRESH_SECONDS=86400
+# When that refresh cannot reach Arch, the cached copy is used (with a WARNING) up to this age, then refused.
+KEY_MAX_AGE_SECONDS=$((7 * 86400))
 
 for required in ARCH_AMI_BOOTSTRAP_METHOD ARCH_AMI_BOOTSTRAP_DATE ARCH_AMI_BOOTSTRAP_MIRROR ARCH_AMI_MIRROR; do
   [[ -n ${!required:-} ]] || { echo "build-tarball: error: $required is not set (the ArchAmi component sets it)" >&2; exit 1; }
@@ -60,6 +63,8 @@ CACHE=${ARCH_AMI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/arch-ami}
 BOOTSTRAP_PACKAGES=(base arch-install-scripts)
 GNUPG_HOME=""
 KEYFILE="" # the cached release key file (release_keyring)
+KEY_FETCH="" # result of the last fetch_release_keys
+KEY_TEMPS=() # temporary files and gpg homes of a key refresh: removed on exit
 PARTIAL=() # downloads not verified yet: removed on exit
 
 log() { printf 'build-tarball: %s\n' "$*" >&2; }
@@ -76,7 +81,19 @@ sha256_of() {
 
 cleanup() {
   ((${#PARTIAL[@]} == 0)) || rm -rf "${PARTIAL[@]}"
+  ((${#KEY_TEMPS[@]} == 0)) || rm -rf "${KEY_TEMPS[@]}"
   [[ -z $GNUPG_HOME ]] || { gpgconf --homedir "$GNUPG_HOME" --kill all 2>/dev/null || true; rm -rf "$GNUPG_HOME"; }
+}
+
+# GnuPG >= 2.3 also reads a global gpg.conf in its sysconfdir (`gpgconf --list-dirs sysconfdir`), and
+# --homedir does not skip it, so its options (e.g. auto-key-retrieve, trust-model) would apply to the signature
+# check too. (From the review of issue 16; the gpg manual's "Configuration files" section does not mention
+# it, so the script only warns instead of relying on either behaviour.)
+warn_global_gpg_conf() {
+  local dir
+  dir=$(gpgconf --list-dirs sysconfdir 2>/dev/null) || return 0
+  [[ -z $dir || ! -e $dir/gpg.conf ]] ||
+    log "WARNING: $dir/gpg.conf exists: GnuPG 2.3 and later read it even with --homedir, so its options also apply to the release signature check; review it (README \"Chain of trust\")"
 }
 
 require_tools() {
@@ -84,13 +101,20 @@ require_tools() {
   command -v sha256sum >/dev/null || command -v shasum >/dev/null || die "sha256sum (coreutils) or shasum is needed"
   if [[ $METHOD == official ]]; then
     command -v gpg >/dev/null || die "gpg (GnuPG 2) is needed to verify the bootstrap tarball's release signature: Debian/Ubuntu: apt install gnupg; macOS: brew install gnupg"
+    warn_global_gpg_conf
   fi
 }
 
-# TESTS ONLY: replace the trust anchors from a KEY=value file; loud, so it can never pass unnoticed.
+# TESTS ONLY: replace the trust anchors from a KEY=value file; loud, so it can never pass unnoticed. The
+# component's local command inherits the deployer's whole environment (pulumi/pulumi-command,
+# provider/pkg/provider/local/commandOutputs.go: `cmd.Env = os.Environ()`, then the command's own
+# environment appended), so a variable left in a shell would reach this script: it takes effect only
+# together with ARCH_AMI_TEST_MODE=1, which only the tests set.
 load_test_trust_anchors() {
   local file=${ARCH_AMI_TEST_TRUST_ANCHORS:-} key value
   [[ -n $file ]] || return 0
+  [[ ${ARCH_AMI_TEST_MODE:-} == 1 ]] ||
+    die "ARCH_AMI_TEST_TRUST_ANCHORS=$file is set in the environment, but it is for arch-ami's own tests only (it would replace the pinned Arch release keys, and ARCH_AMI_TEST_MODE=1 is not set): unset ARCH_AMI_TEST_TRUST_ANCHORS in the shell that runs pulumi"
   [[ -r $file ]] || die "ARCH_AMI_TEST_TRUST_ANCHORS=$file is not readable"
   log "WARNING: ARCH_AMI_TEST_TRUST_ANCHORS=$file REPLACES THE PINNED ARCH RELEASE KEYS (tests only; unset it)"
   while IFS='=' read -r key value; do
@@ -158,50 +182,115 @@ age_of() {
   echo $(($(date +%s) - mtime))
 }
 
-# fetch_release_keys: replaces KEYFILE with a fresh copy from the first of RELEASE_KEY_URLS that answers
-# (atomically: concurrent builds share the cache). Returns 1 (no message) when none answers.
+# A temporary file in the cache folder (beside KEYFILE, so mv is atomic). The Xs end the template: BSD/macOS
+# mktemp replaces only trailing Xs. Dies when the cache folder is not writable: a refresh that cannot be
+# stored must never pass for "Arch unreachable" (callers use it in a command substitution, where set -e does
+# not apply, so the check is explicit).
+cache_temp() {
+  local temp
+  if ! mkdir -p "$CACHE" 2>/dev/null || ! temp=$(mktemp "$CACHE/.release-keys.XXXXXX" 2>/dev/null); then
+    die "cannot write to $CACHE (the cache folder, ARCH_AMI_CACHE): the release keys cannot be refreshed"
+  fi
+  echo "$temp"
+}
+
+# merge_release_keys NEW: KEYFILE becomes the union of the cached copy and NEW, merged by gpg (import both
+# into one throwaway home, export). OpenPGP has no signature type that undoes a key revocation (RFC 4880
+# 5.2.1: 0x20 "Key revocation signature"), so a revocation once seen stays in the cache even if a server
+# later serves a copy without it; gpg's import adds the new copy's signatures to the key it already holds
+# (gnupg g10/import.c, merge_blocks), so a later expiry extension is still picked up.
+# The fetched copy alone must hold a pinned key: otherwise any answer (a wrong key, a captive portal's page)
+# would pass for a refresh and restart the staleness clock of the cached copy.
+merge_release_keys() {
+  local new=$1 url=$2 home merged
+  home=$(mktemp -d)
+  KEY_TEMPS+=("$home")
+  chmod 700 "$home"
+  gpg --homedir "$home" --batch --quiet --import "$new" 2>/dev/null || true
+  holds_pinned_key "$home" ||
+    die "the release key file fetched from $url holds none of the pinned fingerprints (${RELEASE_KEY_FINGERPRINTS[*]}); see README \"Chain of trust\" to rotate"
+  [[ ! -s $KEYFILE ]] || gpg --homedir "$home" --batch --quiet --import "$KEYFILE" 2>/dev/null || true
+  merged=$(cache_temp) || exit 1
+  KEY_TEMPS+=("$merged")
+  gpg --homedir "$home" --batch --export >"$merged" 2>/dev/null || die "gpg could not export the merged release keys"
+  mv "$merged" "$KEYFILE" || die "cannot write $KEYFILE (the cache folder, ARCH_AMI_CACHE)"
+  rm -f "$new"
+  gpgconf --homedir "$home" --kill all 2>/dev/null || true
+  rm -rf "$home"
+}
+
+# fetch_release_keys: fetches the key file from the first of RELEASE_KEY_URLS that serves a non-empty file
+# and merges it into KEYFILE (atomically: concurrent builds share the cache). Sets KEY_FETCH to "fetched",
+# "withdrawn <url> (HTTP <code>)…" when none served it and an authoritative host answered 404/410 (Arch no
+# longer publishes the key there), or "unreachable" (connection errors, timeouts, other HTTP errors).
 fetch_release_keys() {
-  local part url
-  mkdir -p "$CACHE"
-  part=$(mktemp "$KEYFILE.XXXXXX.part")
+  local part url code rc withdrawn=""
+  part=$(cache_temp) || exit 1
+  KEY_TEMPS+=("$part")
   for url in "${RELEASE_KEY_URLS[@]}"; do
-    if fetch --output "$part" "$url" 2>/dev/null && [[ -s $part ]]; then
-      mv "$part" "$KEYFILE"
-      log "release keys fetched from $url"
+    rc=0
+    # curl --fail exits 22 on an HTTP status >= 400; --write-out still reports the status (curl(1): -f, -w).
+    code=$(fetch --output "$part" --write-out '%{http_code}' "$url" 2>/dev/null) || rc=$?
+    if ((rc == 0)) && [[ -s $part ]]; then
+      merge_release_keys "$part" "$url"
+      log "release keys fetched from $url (merged with the cached copy)"
+      KEY_FETCH=fetched
       return 0
     fi
+    if ((rc == 22)) && [[ $code == 404 || $code == 410 ]]; then withdrawn+=" $url (HTTP $code)"; fi
   done
   rm -f "$part"
-  return 1
+  if [[ -n $withdrawn ]]; then KEY_FETCH="withdrawn$withdrawn"; else KEY_FETCH=unreachable; fi
+}
+
+# A failed fetch_release_keys: a withdrawn key is refused, whatever the cache holds.
+refuse_withdrawn() {
+  [[ $KEY_FETCH != withdrawn* ]] ||
+    die "the Arch release signing key is no longer published:${KEY_FETCH#withdrawn} answers that it is not there; the key was withdrawn, so it is refused (the cached copy is not used); if Arch has moved to a new release signing key, pin it (README \"Chain of trust\": rotating the release key)"
 }
 
 # import_release_keys: a new throwaway GnuPG home holding KEYFILE, which must hold a pinned fingerprint.
 import_release_keys() {
-  local imported fpr
   [[ -z $GNUPG_HOME ]] || { gpgconf --homedir "$GNUPG_HOME" --kill all 2>/dev/null || true; rm -rf "$GNUPG_HOME"; }
   GNUPG_HOME=$(mktemp -d)
   chmod 700 "$GNUPG_HOME"
   gpg --homedir "$GNUPG_HOME" --batch --quiet --import "$KEYFILE" 2>/dev/null || true
-  imported=$(gpg --homedir "$GNUPG_HOME" --batch --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr/ {print $10}')
+  holds_pinned_key "$GNUPG_HOME" && return 0
+  rm -f "$KEYFILE" # a damaged cached copy must not stick in the cache
+  die "the cached release key file $KEYFILE holds none of the pinned fingerprints (${RELEASE_KEY_FINGERPRINTS[*]}): removed, the next build fetches it again"
+}
+
+# holds_pinned_key HOME: whether the keyring in GnuPG home HOME holds a pinned fingerprint.
+holds_pinned_key() {
+  local imported fpr
+  imported=$(gpg --homedir "$1" --batch --with-colons --list-keys 2>/dev/null | awk -F: '/^fpr/ {print $10}')
   for fpr in "${RELEASE_KEY_FINGERPRINTS[@]}"; do
     grep -qx "${fpr^^}" <<<"${imported^^}" && return 0
   done
-  rm -f "$KEYFILE" # a wrong copy must not stick in the cache
-  die "the fetched release key file holds none of the pinned fingerprints (${RELEASE_KEY_FINGERPRINTS[*]}); see README \"Chain of trust\" to rotate"
+  return 1
 }
 
 # release_keyring: the pinned release keys from the cache, fetched when missing or older than
-# KEY_REFRESH_SECONDS (a failed refresh keeps the cached copy, with a warning).
+# KEY_REFRESH_SECONDS. A withdrawn key (HTTP 404/410) is refused; when Arch cannot be reached the cached
+# copy is kept with a WARNING, up to KEY_MAX_AGE_SECONDS.
 release_keyring() {
   local age
   KEYFILE=$CACHE/release-keys-$(printf '%s' "${RELEASE_KEY_FINGERPRINTS[*]}" | cksum | cut -d' ' -f1).pgp
   if [[ ! -s $KEYFILE ]]; then
-    fetch_release_keys || die "could not fetch the Arch release signing key from ${RELEASE_KEY_URLS[*]}"
+    fetch_release_keys
+    refuse_withdrawn
+    [[ $KEY_FETCH == fetched ]] || die "could not fetch the Arch release signing key from ${RELEASE_KEY_URLS[*]}"
   else
     age=$(age_of "$KEYFILE")
-    if ((age > KEY_REFRESH_SECONDS)); then
-      fetch_release_keys ||
-        log "WARNING: could not refresh the release keys from ${RELEASE_KEY_URLS[*]}; using the copy fetched $((age / 3600)) hours ago (a revocation published since then is not seen)"
+    # A modification time in the future (a copied cache, a clock set back) says nothing about the age: refresh.
+    if ((age < 0 || age > KEY_REFRESH_SECONDS)); then
+      fetch_release_keys
+      refuse_withdrawn
+      if [[ $KEY_FETCH != fetched ]]; then
+        ((age >= 0 && age <= KEY_MAX_AGE_SECONDS)) ||
+          die "could not refresh the release keys from ${RELEASE_KEY_URLS[*]}, and the cached copy is $( ((age < 0)) && echo "dated in the future" || echo "$((age / 86400)) days old") (at most $((KEY_MAX_AGE_SECONDS / 86400)) days are accepted without a refresh): refused; let the build reach Arch once"
+        log "WARNING: could not refresh the release keys from ${RELEASE_KEY_URLS[*]}; using the copy fetched $((age / 3600)) hours ago (a revocation published since then is not seen; refused after $((KEY_MAX_AGE_SECONDS / 86400)) days)"
+      fi
     fi
   fi
   import_release_keys
@@ -224,10 +313,12 @@ fetch_signature() {
 # gpg's status lines (gpg/gnupg doc/DETAILS, "General status codes"): for each signature exactly one of
 # GOODSIG, BADSIG, EXPSIG, EXPKEYSIG, REVKEYSIG or ERRSIG; GOODSIG alone means good, EXPSIG/EXPKEYSIG/REVKEYSIG
 # mean "good, but" the signature expired / the key expired / the key is revoked. VALIDSIG ("cryptographically
-# valid") accompanies GOODSIG *and* EXPSIG/EXPKEYSIG/REVKEYSIG, so it is never enough on its own; its last
-# argument is the primary key's fingerprint (its first, the signing (sub)key's), which is what a pin names.
+# valid") accompanies GOODSIG *and* EXPSIG/EXPKEYSIG/REVKEYSIG, so it is never enough on its own. VALIDSIG's
+# arguments (DETAILS, "VALIDSIG"): fingerprint, sig_creation_date, sig-timestamp, expire-timestamp,
+# sig-version, reserved, pubkey-algo, hash-algo, sig-class, [primary-key-fpr]: the 10th, field 12 of the line,
+# is the primary key's fingerprint, which is what a pin names (the 1st is the signing (sub)key's).
 signature_verdict() {
-  local file=$1 sig=$2 status results code keyid validsig signing primary fpr
+  local file=$1 sig=$2 status results code keyid validsig primary fpr
   status=$(gpg --homedir "$GNUPG_HOME" --batch --status-fd 1 --verify "$sig" "$file" 2>/dev/null) || true
   results=$(awk '$1 == "[GNUPG:]" && $2 ~ /^(GOODSIG|BADSIG|EXPSIG|EXPKEYSIG|REVKEYSIG|ERRSIG)$/ {print $2, $3}' <<<"$status")
   if [[ $(grep -c . <<<"$results") -ne 1 ]]; then
@@ -241,10 +332,9 @@ signature_verdict() {
   esac
   validsig=$(awk '$1 == "[GNUPG:]" && $2 == "VALIDSIG"' <<<"$status")
   [[ $(grep -c . <<<"$validsig") -eq 1 ]] || { echo "unchecked no VALIDSIG for $code $keyid"; return; }
-  signing=$(awk '{print $3}' <<<"$validsig")
-  primary=$(awk '{print (NF >= 12 ? $NF : $3)}' <<<"$validsig")
-  # The *SIG line names the same key as VALIDSIG (a long key id is the fingerprint's last 16 digits).
-  [[ ${signing^^} == *"${keyid^^}" ]] || { echo "unchecked $code $keyid but VALIDSIG $signing"; return; }
+  # Without the optional 10th argument (older gpg) the signing key's fingerprint stands in: a pin matches it
+  # only when the primary key signed.
+  primary=$(awk '{print (NF >= 12 ? $12 : $3)}' <<<"$validsig")
   for fpr in "${RELEASE_KEY_FINGERPRINTS[@]}"; do
     [[ ${primary^^} == "${fpr^^}" ]] || continue
     case $code in
@@ -258,21 +348,24 @@ signature_verdict() {
   echo "unpinned $primary"
 }
 
-# verify_signature FILE SIG: accepted only on GOODSIG by a pinned key. A revoked or expired pinned key: the
-# key file is fetched again first (a new expiry date may have been published), then refused if still so.
+# verify_signature FILE SIG: accepted only on GOODSIG by a pinned key. An expired pinned key: the key file is
+# fetched again first (a new expiry date may have been published), then refused if still expired. A revoked
+# one is refused at once: a revocation is permanent, and the merged cache keeps it (merge_release_keys).
 verify_signature() {
   local file=$1 sig=$2 verdict detail name=${1##*/}
   read -r verdict detail < <(signature_verdict "$file" "$sig")
-  if [[ $verdict == revoked || $verdict == expired-key ]]; then
-    log "signature of $name is by pinned key $detail, which the key file (cached or just fetched) shows as ${verdict/-key/}: fetching the key again from ${RELEASE_KEY_URLS[*]}"
-    fetch_release_keys || die "signature of $name is by pinned key $detail, shown as ${verdict/-key/}, and the key could not be fetched again from ${RELEASE_KEY_URLS[*]}: refused"
+  if [[ $verdict == expired-key ]]; then
+    log "signature of $name is by pinned key $detail, which the key file (cached or just fetched) shows as expired: fetching the key again from ${RELEASE_KEY_URLS[*]}"
+    fetch_release_keys
+    refuse_withdrawn
+    [[ $KEY_FETCH == fetched ]] || die "signature of $name is by pinned key $detail, shown as expired, and the key could not be fetched again from ${RELEASE_KEY_URLS[*]}: refused"
     import_release_keys
     read -r verdict detail < <(signature_verdict "$file" "$sig")
   fi
   local rotate='if Arch has moved to a new release signing key, pin it (README "Chain of trust": rotating the release key)'
   case $verdict in
     good) log "release signature verified: key $detail (GOODSIG)" ;;
-    revoked) die "signature of $name is by pinned key $detail, which is REVOKED (the key as published at ${RELEASE_KEY_URLS[*]} carries a revocation): refused; $rotate" ;;
+    revoked) die "signature of $name is by pinned key $detail, which is REVOKED (a copy of the key fetched from ${RELEASE_KEY_URLS[*]} carried a revocation; revocations are permanent): refused; $rotate" ;;
     expired-key) die "signature of $name is by pinned key $detail, which has EXPIRED (also in the copy fetched again): refused; $rotate" ;;
     expired-sig) die "signature of $name by pinned key $detail has EXPIRED: refused" ;;
     bad) die "BAD signature: $name does not match its release signature (tampered or corrupted)" ;;

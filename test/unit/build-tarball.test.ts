@@ -1,10 +1,12 @@
 // provision/build-tarball.sh (method "official") against a local mirror and a local "authoritative host":
 // latest and pinned dates, the Archive fallback, the cache, the release signature (a test key pinned through
 // ARCH_AMI_TEST_TRUST_ANCHORS signs the test tarballs; wrong key, missing signature and tampered tarball are
-// refused), the acceptance rule (GOODSIG from a pinned key only: revoked and expired pinned keys are refused
-// after the key file is fetched again, a stale cached key file is refreshed), and the clear failures (missing
-// date, checksum mismatch, pinned sha256, unreachable mirror, http without allowInsecureMirror, .tar.gz
-// releases, missing gpg).
+// refused), the acceptance rule (GOODSIG from a pinned key only: a revoked pinned key is refused, an expired
+// one after the key file is fetched again), the key cache (refreshed when stale or dated in the future,
+// merged so a revocation is kept, a withdrawn key refused, at most 7 days old when Arch is unreachable, an
+// unwritable cache named), and the clear failures (missing date, checksum mismatch, pinned sha256,
+// unreachable mirror, http without allowInsecureMirror, .tar.gz releases, missing gpg, the test anchors
+// without ARCH_AMI_TEST_MODE=1).
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -146,18 +148,26 @@ describe("build-tarball.sh (official method)", () => {
         return tarballEnvironment(s.image, s.bootstrapMethod, s.bootstrapMirror);
     }
 
-    function run(env: Record<string, string>, cache = tmp("arch-ami-cache-")) {
-        const r = spawnSync("/bin/bash", [script], {
-            env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ARCH_AMI_TEST_TRUST_ANCHORS: trust, ...componentEnv(), ARCH_AMI_CACHE: cache, ...env },
+    /** The test anchors, and the marker without which the script refuses them. */
+    const testAnchors = { ARCH_AMI_TEST_TRUST_ANCHORS: trust, ARCH_AMI_TEST_MODE: "1" };
+
+    /** Runs the script (through `prefix`, a command that ends by running its last argument with bash). */
+    function run(env: Record<string, string>, cache = tmp("arch-ami-cache-"), prefix: string[] = ["/bin/bash"]) {
+        const r = spawnSync(prefix[0], [...prefix.slice(1), script], {
+            env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...testAnchors, ...componentEnv(), ARCH_AMI_CACHE: cache, ...env },
             encoding: "utf8",
         });
         return { ...r, cache };
     }
-    /** Refused: non-zero exit, nothing on stdout (so nothing is uploaded), no tarball kept. */
-    function refused(r: ReturnType<typeof run>, message: RegExp) {
+    /** Stopped: non-zero exit, nothing on stdout (so nothing is uploaded). */
+    function stopped(r: ReturnType<typeof run>, message: RegExp) {
         assert.notEqual(r.status, 0, r.stderr);
         assert.match(r.stderr, message);
         assert.equal(r.stdout, "");
+    }
+    /** Refused: stopped, and no tarball kept. */
+    function refused(r: ReturnType<typeof run>, message: RegExp) {
+        stopped(r, message);
         assert.deepEqual(fs.readdirSync(r.cache).filter((f) => f.includes("archlinux-bootstrap")), []);
     }
 
@@ -176,7 +186,7 @@ describe("build-tarball.sh (official method)", () => {
 
     it("two builds downloading the same release into one cache at once both succeed (no shared part file)", async () => {
         const cache = tmp("arch-ami-cache-");
-        const env = { PATH: process.env.PATH!, HOME: os.tmpdir(), ARCH_AMI_TEST_TRUST_ANCHORS: trust, ...componentEnv(), ARCH_AMI_CACHE: cache };
+        const env = { PATH: process.env.PATH!, HOME: os.tmpdir(), ...testAnchors, ...componentEnv(), ARCH_AMI_CACHE: cache };
         const one = () =>
             new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
                 const p = spawn("/bin/bash", [script], { env });
@@ -192,6 +202,15 @@ describe("build-tarball.sh (official method)", () => {
             assert.equal(JSON.parse(r.out.trim().split("\n").pop()!).sha256, sha(good));
         }
         assert.deepEqual(fs.readdirSync(cache).filter((f) => f.startsWith(".download")), [], "no download folder left behind");
+    });
+
+    it("refuses ARCH_AMI_TEST_TRUST_ANCHORS without ARCH_AMI_TEST_MODE=1 (a variable left in the deployer's shell), before any request", () => {
+        const before = requests().length;
+        refused(
+            run({ ARCH_AMI_TEST_MODE: "" }),
+            /ARCH_AMI_TEST_TRUST_ANCHORS=.* is set in the environment, but it is for arch-ami's own tests only .*unset ARCH_AMI_TEST_TRUST_ANCHORS/,
+        );
+        assert.equal(requests().slice(before), "", "nothing was requested");
     });
 
     it("refuses a tarball signed by a key that is not pinned", () => {
@@ -253,6 +272,13 @@ describe("build-tarball.sh (official method)", () => {
     // GOODSIG from a pinned key is accepted.
     describe("the acceptance rule: GOODSIG from a pinned key only", () => {
         const keys: Record<string, string> = {};
+        /** The cached key file of a cache folder (its name is derived from the pin list). */
+        const cachedKeyFile = (cache: string) => path.join(cache, fs.readdirSync(cache).find((f) => /^release-keys-\d+\.pgp$/.test(f))!);
+        const setAge = (file: string, seconds: number) => {
+            const t = new Date(Date.now() - seconds * 1000);
+            fs.utimesSync(file, t, t);
+        };
+
         before(() => {
             // A pinned key that is revoked at the authoritative host (and so in every fresh copy).
             keys.revoked = newKey(path.join(gnupg, "revoked"), "revoked release key <revoked@arch-ami.invalid>");
@@ -273,20 +299,81 @@ describe("build-tarball.sh (official method)", () => {
             publishKey(path.join(gnupg, "later"), keys.later, "later");
         });
 
-        it("refuses a release signed by a revoked pinned key, after fetching the key again", () => {
+        it("refuses a release signed by a revoked pinned key, without fetching the key again (a revocation is permanent)", () => {
             const before = keyFetches("revoked");
             const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.06.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(keys.revoked, "revoked") });
             refused(r, new RegExp(`signature of archlinux-bootstrap-2026\\.06\\.01-x86_64\\.tar\\.zst is by pinned key ${keys.revoked}, which is REVOKED .*refused; if Arch has moved to a new release signing key, pin it \\(README "Chain of trust"`));
-            assert.match(r.stderr, /which the key file \(cached or just fetched\) shows as revoked: fetching the key again/);
-            assert.equal(keyFetches("revoked") - before, 2, "fetched, then fetched again before refusing");
+            assert.doesNotMatch(r.stderr, /fetching the key again/);
+            assert.equal(keyFetches("revoked") - before, 1, "fetched once");
             assert.doesNotMatch(r.stderr, /release signature verified/);
+        });
+
+        it("keeps a revocation once seen: a later copy of the key without it does not make the key good again", () => {
+            const home = path.join(gnupg, "flipflop");
+            const fpr = newKey(home, "revoked then served unrevoked <flipflop@arch-ami.invalid>");
+            release("2026.01.01", "2026.01.01", good, { signer: "flipflop" });
+            const unrevoked = gpg(home, "--armor", "--export", fpr);
+            revoke(home, fpr);
+            publishKey(home, fpr, "flipflop");
+            const trustFile = anchors(fpr, "flipflop");
+            const env = { ARCH_AMI_BOOTSTRAP_DATE: "2026.01.01", ARCH_AMI_TEST_TRUST_ANCHORS: trustFile };
+            const first = run(env);
+            refused(first, new RegExp(`by pinned key ${fpr}, which is REVOKED`));
+            // The server now serves the copy from before the revocation (a rollback, a stale replica).
+            fs.writeFileSync(path.join(root, "keys", "flipflop.pgp"), unrevoked);
+            setAge(cachedKeyFile(first.cache), 86400 + 60);
+            const before = keyFetches("flipflop");
+            const second = run(env, first.cache);
+            assert.equal(keyFetches("flipflop") - before, 1, "the stale copy was refreshed");
+            refused(second, new RegExp(`by pinned key ${fpr}, which is REVOKED`));
         });
 
         it("refuses a release signed by an expired pinned key, after fetching the key again", () => {
             const before = keyFetches("expired");
-            const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.05.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(keys.expired, "expired") });
+            // The script's temporary files (mktemp) go to TMPDIR: a folder of its own shows what is left behind.
+            const tmpdir = tmp("arch-ami-tmpdir-");
+            const r = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.05.01", ARCH_AMI_TEST_TRUST_ANCHORS: anchors(keys.expired, "expired"), TMPDIR: tmpdir });
             refused(r, new RegExp(`signature of archlinux-bootstrap-2026\\.05\\.01-x86_64\\.tar\\.zst is by pinned key ${keys.expired}, which has EXPIRED \\(also in the copy fetched again\\): refused`));
             assert.equal(keyFetches("expired") - before, 2);
+            // Two keyrings were made (before and after the second fetch) and two merges: none is left.
+            assert.deepEqual(fs.readdirSync(tmpdir), [], "no temporary gpg home left behind");
+            assert.deepEqual(fs.readdirSync(r.cache).filter((f) => f.startsWith(".")), [], "no temporary key file left in the cache");
+        });
+
+        it("removes a damaged cached key file, so the next build fetches it afresh", () => {
+            const cache = tmp("arch-ami-cache-");
+            const first = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.11.01" }, cache);
+            assert.equal(first.status, 0, first.stderr);
+            fs.writeFileSync(cachedKeyFile(cache), gpg(path.join(gnupg, "other"), "--armor", "--export", otherKey));
+            for (const f of fs.readdirSync(cache).filter((f) => f.startsWith("archlinux-bootstrap"))) fs.rmSync(path.join(cache, f));
+            refused(run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.11.01" }, cache), /the cached release key file .* holds none of the pinned fingerprints .*: removed, the next build fetches it again/);
+            assert.deepEqual(fs.readdirSync(cache).filter((f) => f.startsWith("release-keys")), [], "the damaged key file is not kept");
+            const before = keyFetches("release");
+            const third = run({ ARCH_AMI_BOOTSTRAP_DATE: "2026.11.01" }, cache);
+            assert.equal(third.status, 0, third.stderr);
+            assert.equal(keyFetches("release") - before, 1, "fetched afresh");
+        });
+
+        it("a stale cached key file is not refreshed by an answer without the pinned key (refused, the cache left as it was)", () => {
+            const trustFile = anchors(releaseKey, "release");
+            const cache = staleCache(trustFile, 3, `${base}/keys/portal.pgp`);
+            fs.writeFileSync(path.join(root, "keys", "portal.pgp"), "<html>captive portal</html>\n");
+            const keyFile = cachedKeyFile(cache);
+            const before = fs.readFileSync(keyFile);
+            const r = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, cache);
+            stopped(r, /the release key file fetched from .*\/keys\/portal\.pgp holds none of the pinned fingerprints/);
+            assert.deepEqual(fs.readFileSync(keyFile), before, "the cached copy is unchanged");
+            assert.ok(Date.now() - fs.statSync(keyFile).mtimeMs > 2 * 86400 * 1000, "and as old as before");
+        });
+
+        it("takes the key from the next URL when one answers 200 with an empty body", () => {
+            fs.writeFileSync(path.join(root, "keys", "empty.pgp"), "");
+            const trustFile = anchors(releaseKey, "empty");
+            fs.writeFileSync(trustFile, fs.readFileSync(trustFile, "utf8").replace(/RELEASE_KEY_URLS=.*/, `RELEASE_KEY_URLS=${base}/keys/empty.pgp ${base}/keys/release.pgp`));
+            const r = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile });
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stderr, /release keys fetched from http:\/\/127\.0\.0\.1:\d+\/keys\/release\.pgp/);
+            assert.equal(keyFetches("empty"), 1, "the empty answer was asked for");
         });
 
         it("accepts an expired pinned key once the fetched-again copy is extended (the cached copy is replaced)", () => {
@@ -325,17 +412,67 @@ describe("build-tarball.sh (official method)", () => {
             assert.match(stale.stderr, new RegExp(`by pinned key ${keys.later}, which is REVOKED`));
         });
 
-        it("keeps using a stale cached key file when the authoritative host cannot be reached, saying so", () => {
-            const trustFile = anchors(releaseKey, "release");
+        /** A cache holding the release key file, fetched with `trustFile`, then `days` old; then the anchors
+         * point the key at `url`. */
+        function staleCache(trustFile: string, days: number, url: string): string {
             const first = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile });
             assert.equal(first.status, 0, first.stderr);
-            const keyFile = fs.readdirSync(first.cache).find((f) => /^release-keys-\d+\.pgp$/.test(f))!;
-            const old = new Date(Date.now() - 3 * 86400 * 1000);
-            fs.utimesSync(path.join(first.cache, keyFile), old, old);
-            fs.writeFileSync(trustFile, fs.readFileSync(trustFile, "utf8").replace(/RELEASE_KEY_URLS=.*/, `RELEASE_KEY_URLS=${base}/keys/gone.pgp`));
-            const r = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, first.cache);
+            setAge(cachedKeyFile(first.cache), days * 86400);
+            fs.writeFileSync(trustFile, fs.readFileSync(trustFile, "utf8").replace(/RELEASE_KEY_URLS=.*/, `RELEASE_KEY_URLS=${url}`));
+            return first.cache;
+        }
+        // Port 9 (discard) on the loopback: nothing listens there, the connection is refused.
+        const unreachable = "http://127.0.0.1:9/keys/release.pgp";
+
+        it("keeps using a stale cached key file when the authoritative host cannot be reached, saying so", () => {
+            const trustFile = anchors(releaseKey, "release");
+            const r = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, staleCache(trustFile, 3, unreachable));
             assert.equal(r.status, 0, r.stderr);
-            assert.match(r.stderr, /WARNING: could not refresh the release keys from .*gone\.pgp; using the copy fetched 72 hours ago/);
+            assert.match(r.stderr, /WARNING: could not refresh the release keys from http:\/\/127\.0\.0\.1:9\/keys\/release\.pgp; using the copy fetched 72 hours ago .*refused after 7 days/);
+        });
+
+        it("refuses a cached key file older than 7 days when the authoritative host cannot be reached", () => {
+            const trustFile = anchors(releaseKey, "release");
+            const cache = staleCache(trustFile, 8, unreachable);
+            stopped(run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, cache), /could not refresh the release keys from .*, and the cached copy is 8 days old \(at most 7 days are accepted without a refresh\): refused/);
+        });
+
+        it("refuses a withdrawn key (HTTP 404 at the authoritative host), even with a fresh-enough cached copy", () => {
+            const trustFile = anchors(releaseKey, "release");
+            const cache = staleCache(trustFile, 2, `${base}/keys/gone.pgp`);
+            const r = run({ ARCH_AMI_TEST_TRUST_ANCHORS: trustFile }, cache);
+            stopped(r, /the Arch release signing key is no longer published: http:\/\/127\.0\.0\.1:\d+\/keys\/gone\.pgp \(HTTP 404\) answers that it is not there; the key was withdrawn, so it is refused/);
+            assert.doesNotMatch(r.stderr, /WARNING: could not refresh/);
+        });
+
+        it("refreshes a cached key file whose modification time is in the future", () => {
+            const first = run({});
+            assert.equal(first.status, 0, first.stderr);
+            setAge(cachedKeyFile(first.cache), -86400);
+            const before = keyFetches("release");
+            const r = run({}, first.cache);
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(keyFetches("release") - before, 1, "a key file dated tomorrow is fetched again");
+        });
+
+        it("refuses, naming the cache folder, when a stale key file cannot be refreshed because the cache is not writable", () => {
+            const first = run({});
+            assert.equal(first.status, 0, first.stderr);
+            setAge(cachedKeyFile(first.cache), 3 * 86400);
+            // Root ignores directory permissions; an immutable directory (ext4/xfs/btrfs) stops root too.
+            const root = process.getuid?.() === 0;
+            const lock = root ? spawnSync("chattr", ["+i", first.cache], { encoding: "utf8" }) : (fs.chmodSync(first.cache, 0o555), { status: 0, stderr: "" });
+            assert.equal(lock.status, 0, `cannot make the cache folder read-only: ${lock.stderr}`);
+            try {
+                const r = run({}, first.cache);
+                assert.notEqual(r.status, 0, r.stderr);
+                assert.equal(r.stdout, "");
+                assert.match(r.stderr, new RegExp(`cannot write to ${first.cache.replace(/[.]/g, "\\.")} \\(the cache folder, ARCH_AMI_CACHE\\)`));
+                assert.doesNotMatch(r.stderr, /could not refresh/, "not blamed on the network");
+            } finally {
+                if (root) spawnSync("chattr", ["-i", first.cache]);
+                else fs.chmodSync(first.cache, 0o755);
+            }
         });
 
         it("refuses an expired signature (EXPSIG) by a valid pinned key, without fetching the key again", () => {
@@ -412,14 +549,54 @@ describe("build-tarball.sh (official method)", () => {
         refused(run({ PATH: bin }), /gpg \(GnuPG 2\) is needed .*apt install gnupg.*brew install gnupg/);
     });
 
-    it("refuses the pacstrap method when the host's pacman keyring is empty", (t) => {
-        const gpgdir = spawnSync("pacman-conf", ["GPGDir"], { encoding: "utf8" }).stdout?.trim() || "/etc/pacman.d/gnupg";
-        const keys = fs.existsSync(gpgdir) ? (spawnSync("gpg", ["--homedir", gpgdir, "--batch", "--with-colons", "--list-keys"], { encoding: "utf8" }).stdout ?? "") : "";
-        if (process.getuid?.() !== 0 || spawnSync("sh", ["-c", "command -v pacstrap"]).status !== 0 || /^pub/m.test(keys)) {
-            t.skip("needs root, pacstrap and an empty host pacman keyring");
-            return;
+    /** What a test needs and this machine lacks (root, tools as [command, apt package]); like
+     * release-pins.test.ts, a missing prerequisite skips outside CI and fails in CI (CI=true). */
+    function lacking(what: string, tools: string[][]): string | undefined {
+        const missing: string[] = [];
+        if (process.getuid?.() !== 0) missing.push("root");
+        for (const [tool, pkg] of tools) {
+            if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) missing.push(`${tool} (apt package ${pkg})`);
         }
-        refused(run({ ARCH_AMI_BOOTSTRAP_METHOD: "pacstrap" }), /the host's pacman keyring \(.*\) holds no keys; run 'pacman-key --init && pacman-key --populate archlinux'/);
+        if (missing.length === 0) return undefined;
+        const msg = `${what} needs: ${missing.join(", ")} (run scripts/setup as root)`;
+        if (process.env.CI === "true") throw new Error(`CI cannot skip: ${msg}`);
+        return msg;
+    }
+
+    it("warns when GnuPG's global gpg.conf exists (GnuPG >= 2.3 reads it despite --homedir)", (t) => {
+        const skip = lacking("a global gpg.conf in a mount namespace", [["unshare", "util-linux"], ["gpgconf", "gpgconf"]]);
+        if (skip) return t.skip(skip);
+        const sysconfdir = spawnSync("gpgconf", ["--list-dirs", "sysconfdir"], { encoding: "utf8" }).stdout.trim();
+        assert.ok(path.isAbsolute(sysconfdir), `gpgconf --list-dirs sysconfdir: ${sysconfdir}`);
+        // The host's folder is left alone: in a mount namespace of its own an overlay (writes go to a temporary
+        // folder) covers the sysconfdir's parent, and gpg.conf is created there.
+        const layer = tmp("arch-ami-overlay-");
+        for (const d of ["up", "work"]) fs.mkdirSync(path.join(layer, d));
+        const prefix = [
+            ...["unshare", "--mount", "--propagation", "private", "sh", "-c"],
+            'mount -t overlay overlay -o lowerdir="$1",upperdir="$2/up",workdir="$2/work" "$1" && mkdir -p "$3" && echo "# arch-ami test" >"$3/gpg.conf" && exec /bin/bash "$4"',
+            ...["-", path.dirname(sysconfdir), layer, sysconfdir],
+        ];
+        const r = run({}, undefined, prefix);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, new RegExp(`WARNING: ${sysconfdir.replace(/[.]/g, "\\.")}/gpg\\.conf exists: GnuPG 2\\.3 and later read it even with --homedir`));
+        if (!fs.existsSync(path.join(sysconfdir, "gpg.conf"))) assert.doesNotMatch(run({}).stderr, /gpg\.conf exists/, "no warning without it");
+    });
+
+    it("refuses the pacstrap method when the host's pacman keyring is empty", (t) => {
+        const skip = lacking("the pacstrap method", [["pacstrap", "arch-install-scripts"], ["unshare", "util-linux"]]);
+        if (skip) return t.skip(skip);
+        // The folder the script reads (check_host_keyring: pacman-conf GPGDir, else /etc/pacman.d/gnupg). An
+        // empty keyring whatever the host holds: in a mount namespace of its own (unshare --mount, private
+        // propagation) an empty folder is bind-mounted over it; a missing folder is empty already.
+        const gpgdir = spawnSync("pacman-conf", ["GPGDir"], { encoding: "utf8" }).stdout?.trim() || "/etc/pacman.d/gnupg";
+        const prefix = fs.existsSync(gpgdir)
+            ? ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount --bind "$1" "$2" && exec /bin/bash "$3"', "-", tmp("arch-ami-empty-gnupg-"), gpgdir]
+            : ["/bin/bash"];
+        refused(
+            run({ ARCH_AMI_BOOTSTRAP_METHOD: "pacstrap" }, undefined, prefix),
+            /the host's pacman keyring \(.*\) holds no keys; run 'pacman-key --init && pacman-key --populate archlinux'/,
+        );
     });
 
     it("refuses bootstrapSha256 with the pacstrap method", () => {

@@ -4,6 +4,7 @@
 // fingerprint a line: keys pacman-key disables). Every pin must be in archlinux.gpg, neither revoked nor expired
 // there, not listed in archlinux-revoked, and fully valid in a keyring populated the way pacman-key does it.
 // Without the package the test skips outside CI and fails in CI (CI=true), like the image tests.
+// The comparison is only as recent as that package (Debian bookworm: 0~20231113): every test prints its version.
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -21,6 +22,12 @@ function skipUnless(missing: string[], what: string): string | undefined {
     const msg = `${what} needs: ${missing.join(", ")} (run scripts/setup as root)`;
     if (process.env.CI === "true") throw new Error(`CI cannot skip: ${msg}`);
     return msg;
+}
+/** The installed archlinux-keyring package's version (dpkg), printed by every test: the pins are compared with
+ * that snapshot of Arch's keyring, not with Arch's current one. */
+function keyringVersion(): string {
+    const r = spawnSync("dpkg-query", ["--show", "--showformat=${Version}", "archlinux-keyring"], { encoding: "utf8" });
+    return r.status === 0 && r.stdout ? r.stdout.trim() : "unknown (not installed with dpkg)";
 }
 const keyringSkip = () => skipUnless(keyringFiles.filter((f) => !fs.existsSync(f)).map((f) => `${f} (apt package archlinux-keyring)`), "comparing the pins with Arch's keyring");
 
@@ -64,6 +71,7 @@ describe("pinned release keys against Arch's keyring (Debian package archlinux-k
     it("archlinux.gpg holds every pin as a primary key that is neither revoked nor expired", (t) => {
         const skip = keyringSkip();
         if (skip) return t.skip(skip);
+        t.diagnostic(`archlinux-keyring package ${keyringVersion()}`);
         const home = gpgHome();
         try {
             const imported = spawnSync("gpg", ["--homedir", home, "--batch", "--quiet", "--import", path.join(KEYRINGS, "archlinux.gpg")], { encoding: "utf8" });
@@ -85,6 +93,7 @@ describe("pinned release keys against Arch's keyring (Debian package archlinux-k
     it("archlinux-revoked lists no pin (and does list the formerly pinned 4AA4767B…)", (t) => {
         const skip = keyringSkip();
         if (skip) return t.skip(skip);
+        t.diagnostic(`archlinux-keyring package ${keyringVersion()}`);
         const revoked = fs
             .readFileSync(path.join(KEYRINGS, "archlinux-revoked"), "utf8")
             .split("\n")
@@ -104,6 +113,7 @@ describe("pinned release keys against Arch's keyring (Debian package archlinux-k
         if (process.getuid?.() !== 0) missing.push("root (pacman-key --init/--populate)");
         const skip = skipUnless(missing, "populating Arch's keyring with pacman-key");
         if (skip) return t.skip(skip);
+        t.diagnostic(`archlinux-keyring package ${keyringVersion()}`);
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-pacman-key-"));
         const gnupg = path.join(dir, "gnupg");
         const conf = path.join(dir, "pacman.conf");
