@@ -111,6 +111,12 @@ export function tarballEnvironment(image: ImageSettings, method: BootstrapMethod
         ARCH_AMI_BOOTSTRAP_MIRROR: bootstrapMirror,
         ARCH_AMI_MIRROR: image.mirror,
         ARCH_AMI_ALLOW_INSECURE_MIRROR: String(image.allowInsecureMirror),
+        // The tests' trust-anchor override, emptied: pulumi-command runs a local command with the deployer's
+        // whole environment and then these (provider/pkg/provider/local/commandOutputs.go, `cmd.Env =
+        // os.Environ()` then the command's own; Go's os/exec keeps the last value of a duplicate key), so a
+        // value left in the user's shell never replaces the pinned Arch release keys.
+        ARCH_AMI_TEST_TRUST_ANCHORS: "",
+        ARCH_AMI_TEST_MODE: "",
     };
 }
 

@@ -154,7 +154,7 @@ describe("build-tarball.sh (official method)", () => {
     /** Runs the script (through `prefix`, a command that ends by running its last argument with bash). */
     function run(env: Record<string, string>, cache = tmp("arch-ami-cache-"), prefix: string[] = ["/bin/bash"]) {
         const r = spawnSync(prefix[0], [...prefix.slice(1), script], {
-            env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...testAnchors, ...componentEnv(), ARCH_AMI_CACHE: cache, ...env },
+            env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...componentEnv(), ...testAnchors, ARCH_AMI_CACHE: cache, ...env },
             encoding: "utf8",
         });
         return { ...r, cache };
@@ -171,6 +171,23 @@ describe("build-tarball.sh (official method)", () => {
         assert.deepEqual(fs.readdirSync(r.cache).filter((f) => f.includes("archlinux-bootstrap")), []);
     }
 
+    it("ignores test anchors left in the deployer's shell: the component's environment comes last and empties them", () => {
+        // pulumi-command local command: cmd.Env = os.Environ() followed by the command's environment
+        // (provider/pkg/provider/local/commandOutputs.go); Go's os/exec uses the last value of a duplicate key.
+        // So the shell's values come first and the component's after them: the pinned Arch keys stay in force,
+        // so the script turns to Arch's own key host, not the test's.
+        const cache = tmp("arch-ami-cache-");
+        const r = spawnSync("/bin/bash", [script], {
+            env: { PATH: process.env.PATH!, HOME: os.tmpdir(), ...testAnchors, ARCH_AMI_CACHE: cache, ...componentEnv() },
+            encoding: "utf8",
+        });
+        assert.notEqual(r.status, 0, r.stderr);
+        assert.doesNotMatch(r.stderr, /ARCH_AMI_TEST_TRUST_ANCHORS/);
+        // The real anchors are in force: the script turns to Arch's own key host (unreachable here), not the test's.
+        assert.match(r.stderr, /Arch release signing key from https:\/\/openpgpkey\.archlinux\.org\//);
+        assert.equal(r.stdout, "");
+    });
+
     it("resolves latest, verifies the checksum and reports path, sha256 and date", () => {
         const r = run({});
         assert.equal(r.status, 0, r.stderr);
@@ -186,7 +203,7 @@ describe("build-tarball.sh (official method)", () => {
 
     it("two builds downloading the same release into one cache at once both succeed (no shared part file)", async () => {
         const cache = tmp("arch-ami-cache-");
-        const env = { PATH: process.env.PATH!, HOME: os.tmpdir(), ...testAnchors, ...componentEnv(), ARCH_AMI_CACHE: cache };
+        const env = { PATH: process.env.PATH!, HOME: os.tmpdir(), ...componentEnv(), ...testAnchors, ARCH_AMI_CACHE: cache };
         const one = () =>
             new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
                 const p = spawn("/bin/bash", [script], { env });
