@@ -1,12 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as aws from "@pulumi/aws";
-import * as command from "@pulumi/command";
 import { ArchAmiArgs } from "./args";
 import { ArchAmiBuild } from "./build/archAmiBuild";
-import { amiNameFor, buildHash, buildName, provisionDir, registrationSuffix, verificationName, verifyScript } from "./buildConfig";
-import { registerImage } from "./image/ami";
-import { distribute } from "./image/distribute";
-import { verifyCommand, verifyImage } from "./image/verify";
+import { buildHash, buildName, provisionDir, registrationSuffix, verifyScript } from "./buildConfig";
+import { ArchAmiImage } from "./image/archAmiImage";
+import { publishParameters } from "./image/ssm";
+import { checkDefinition } from "./image/verify";
+import { preflight, readyGate } from "./preflight";
 import { detectPublicIpv4Cidr } from "./publicIp";
 import { resolveSettings } from "./settings";
 import { createClientKeys } from "./shared/keys";
@@ -16,9 +15,10 @@ import { createNetwork } from "./shared/network";
  * An Arch Linux AMI built from scratch: a Debian builder instance pacstraps Arch onto an empty EBS
  * volume, which is snapshotted and registered as an AMI. The builder is stopped afterwards.
  *
- * Two levels: resources shared by every build (client key, key pair, security group: `src/shared/`),
- * one `ArchAmiBuild` per build hash (`src/build/`), and the AMI registered from the current build's
- * snapshot, verified and distributed (`src/image/`).
+ * Three levels: resources shared by every build (client key, key pair, security group: `src/shared/`) and
+ * the SSM parameter; one `ArchAmiBuild` per build hash (`src/build/`); one `ArchAmiImage` per registration
+ * (`src/image/`): the AMI registered from the build's snapshot, its check, copies and shares. Nothing is
+ * created before the preflight (`src/preflight.ts`) has read the account and accepted the arguments.
  */
 export class ArchAmi extends pulumi.ComponentResource {
     /** The AMI id; it resolves only after the verification (`verify`) succeeded. */
@@ -45,9 +45,13 @@ export class ArchAmi extends pulumi.ComponentResource {
 
         super("arch-ami:index:ArchAmi", name, {}, opts);
 
+        // What the account says about the arguments; every resource below waits for it.
+        const checked = preflight(name, settings, this);
+        const ready = readyGate(checked);
+
         // Shared by every build.
-        const keys = createClientKeys(name, tags, this);
-        const network = createNetwork(name, args?.subnetId, sshIngressCidrs, tags, this);
+        const keys = createClientKeys(name, tags, this, ready);
+        const network = createNetwork(name, args?.subnetId, sshIngressCidrs, tags, this, ready);
         // This build.
         const build = new ArchAmiBuild(
             buildName(name, hash),
@@ -60,82 +64,42 @@ export class ArchAmi extends pulumi.ComponentResource {
                 keyName: keys.keyPair.keyName,
                 clientPrivateKey: keys.clientKey.privateKeyOpenssh,
                 tags,
+                ready,
             },
             { parent: this },
         );
-        // The AMI, registered from this build's snapshot. The snapshot's id in the name makes it new for every
-        // build even when the arguments repeat earlier ones (a reverted change, destroy then up), so an AMI
-        // kept by retainImages never blocks it (AMI names are unique per account and region).
-        const amiName = build.snapshotId.apply((id) => amiNameFor(settings.amiNamePrefix, suffix, id));
-        const ami = registerImage(
+        // This registration: the AMI, its check, copies and shares.
+        const verifyArgs = ["--packages", ["base", settings.image.kernel, ...settings.image.packages].join(" "), "--require-time-sync"];
+        const image = new ArchAmiImage(
+            `${name}-${suffix}`,
             {
-                name,
-                amiName,
-                description: settings.description,
-                snapshotId: build.snapshotId,
-                volumeSize: settings.image.volumeSize,
-                bootMode: settings.bootMode,
-                tpmSupport: settings.tpmSupport,
-                deprecationTime: settings.distribution.deprecationTime,
-                retain: settings.retainImages,
-                tags: pulumi.all([tags, build.bootstrapDate]).apply(([t, date]) => ({
-                    ...t,
-                    "arch-ami:build-hash": hash,
-                    "arch-ami:bootstrap-date": date,
-                    "arch-ami:kernel": settings.image.kernel,
-                    "arch-ami:filesystem": settings.image.filesystem,
-                })),
-            },
-            this,
-        );
-
-        // The check of this AMI: a test instance, verify.sh as the default user, then stopped.
-        const verified: command.remote.Command[] = [];
-        if (settings.distribution.verify) {
-            const script = verifyScript(scriptsDir);
-            const verifyArgs = ["--packages", ["base", settings.image.kernel, ...settings.image.packages].join(" "), "--require-time-sync"];
-            const { check } = verifyImage(
-                {
-                    name: verificationName(name, suffix, script, verifyArgs),
-                    amiId: ami.id,
-                    volumeSize: settings.image.volumeSize,
-                    encryption: settings.encryption,
-                    subnetId: network.subnetId,
-                    securityGroupId: network.securityGroup.id,
-                    associatePublicIp: settings.associatePublicIp,
-                    keyName: keys.keyPair.keyName,
-                    clientPrivateKey: keys.clientKey.privateKeyOpenssh,
-                    defaultUser: settings.image.defaultUser,
-                    command: verifyCommand(script, verifyArgs),
-                    tags,
-                },
-                this,
-            );
-            verified.push(check);
-        }
-        const homeRegion = aws.getRegionOutput({}, { parent: this }).region;
-        const amiIds = distribute(
-            {
-                name,
-                amiNamePrefix: settings.amiNamePrefix,
                 registrationSuffix: suffix,
-                ami,
+                buildHash: hash,
+                settings,
                 snapshotId: build.snapshotId,
-                homeRegion,
-                distribution: settings.distribution,
-                encryption: settings.encryption,
-                retain: settings.retainImages,
+                bootstrapDate: build.bootstrapDate,
+                homeRegion: checked.homeRegion,
+                encrypted: checked.encrypted,
+                check: settings.distribution.verify
+                    ? checkDefinition(verifyScript(scriptsDir), verifyArgs, settings.image.defaultUser, settings.encryption, settings.associatePublicIp)
+                    : undefined,
+                subnetId: network.subnetId,
+                securityGroupId: network.securityGroup.id,
+                keyName: keys.keyPair.keyName,
+                clientPrivateKey: keys.clientKey.privateKeyOpenssh,
                 tags,
-                after: verified,
+                ready,
             },
-            this,
+            { parent: this },
         );
-        const checked = pulumi.all(verified.map((c) => c.stdout));
-        const afterVerification = <T>(o: pulumi.Output<T>): pulumi.Output<T> => pulumi.all([o, checked]).apply(([v]) => v) as pulumi.Output<T>;
+        // Not per registration: one parameter per region that moves from registration to registration.
+        if (settings.distribution.ssmParameterName) {
+            publishParameters({ name, parameterName: settings.distribution.ssmParameterName, images: image.images, tags, after: image.verified }, this);
+        }
 
-        this.amiId = afterVerification(ami.id);
-        this.amiIds = afterVerification(amiIds);
-        this.amiName = ami.name;
+        this.amiId = image.amiId;
+        this.amiIds = image.amiIds;
+        this.amiName = image.amiName;
         this.snapshotId = build.snapshotId;
         this.builderInstanceId = build.builderInstanceId;
         this.buildHash = pulumi.output(hash);

@@ -80,14 +80,6 @@ export function verifyScript(scriptsDir: string = provisionDir()): string {
     return fs.readFileSync(path.join(scriptsDir, "verify.sh"), "utf8");
 }
 
-/**
- * Identity of one verification run: the AMI it checks (its registration suffix) and the check itself
- * (verify.sh and its arguments). A new AMI or a changed check is a new test instance.
- */
-export function verificationName(resourceName: string, suffix: string, script: string, args: string[]): string {
-    return `${resourceName}-${sha256(JSON.stringify([suffix, script, args])).slice(0, 12)}-verify`;
-}
-
 /** Length of the build-hash prefix in the names of a build's resources (`<name>-<hash12>-builder`). */
 export const BUILD_NAME_HASH_LENGTH = 12;
 

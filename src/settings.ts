@@ -432,13 +432,9 @@ function resolveDistribution(r: string, args: ArchAmiArgs, encryption: Encryptio
         ok: !(isPublic && (encryption.enabled || regions.some((x) => x.kmsKeyId))),
         expected: "false with encryption: AWS does not make encrypted AMIs public",
     });
+    // Sharing an image encrypted under the AWS-managed key (encryption without kmsKeyId, or EBS encryption by
+    // default) is refused by the preflight, which reads the key the volume would actually get (src/preflight.ts).
     const shared = accountIds.length + organizationArns.length + organizationalUnitArns.length > 0;
-    check(r, "sharing", args.sharing, {
-        ok: !(shared && encryption.enabled && encryption.kmsKeyId === ""),
-        expected:
-            "no sharing, or encryption with a customer managed key (encryption.kmsKeyId): an AMI encrypted with the " +
-            "AWS-managed key aws/ebs cannot be shared",
-    });
     regions.forEach((c, i) =>
         check(r, `regions[${i}].kmsKeyId`, c.kmsKeyId, {
             ok: !(shared && (encryption.enabled || c.kmsKeyId !== "") && c.kmsKeyId === ""),

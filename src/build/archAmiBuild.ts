@@ -20,6 +20,8 @@ export interface BuildInputs {
     keyName: pulumi.Input<string>;
     clientPrivateKey: pulumi.Input<string>;
     tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Resolves once the preflight accepted the arguments: the build's first resources wait for it. */
+    ready: pulumi.Input<pulumi.Resource[]>;
 }
 
 /**
@@ -42,8 +44,10 @@ export class ArchAmiBuild extends pulumi.ComponentResource {
         const s = b.settings;
         const tags = pulumi.output(b.tags).apply((t) => ({ ...t, "arch-ami:build-hash": b.buildHash }));
 
-        const hostKey = createHostKey(buildName, this);
-        const tarball = createTarball(buildName, s.image, s.bootstrapMethod, s.bootstrapMirror, b.scriptsDir, this);
+        // The host key and the tarball command depend on nothing else here: they wait for the preflight, and
+        // everything else of the build waits for them or for the shared resources, which wait too.
+        const hostKey = createHostKey(buildName, this, b.ready);
+        const tarball = createTarball(buildName, s.image, s.bootstrapMethod, s.bootstrapMirror, b.scriptsDir, this, b.ready);
         const builder = createBuilder(
             {
                 buildName,
@@ -66,8 +70,9 @@ export class ArchAmiBuild extends pulumi.ComponentResource {
             user: REMOTE.user,
             privateKey: b.clientPrivateKey,
             hostKey: hostKey.publicKeyOpenssh.apply((k) => k.trim()),
-            // A booting instance refuses connections for a minute or more: retry until the timeout.
-            dialErrorLimit: -1,
+            // A booting instance refuses connections for a minute or more: retry, but boundedly (the same
+            // bound as the check, src/image/verify.ts VERIFY_CONNECTION: a wrong key fails in minutes).
+            dialErrorLimit: 60,
             perDialTimeout: 10,
         };
         const uploads = uploadInputs({ buildName, connection, tarball: tarballAsset(tarball.info, tarball.urn), scriptsDir: b.scriptsDir, localPackages: s.localPackagePaths }, this);

@@ -7,6 +7,6 @@ import * as tls from "@pulumi/tls";
  * data stays readable for the builder's life (README, "Builder host key"): a key that leaked from one
  * builder can never impersonate the next one.
  */
-export function createHostKey(buildName: string, parent: pulumi.Resource): tls.PrivateKey {
-    return new tls.PrivateKey(`${buildName}-host-key`, { algorithm: "ED25519" }, { parent });
+export function createHostKey(buildName: string, parent: pulumi.Resource, ready: pulumi.Input<pulumi.Resource[]>): tls.PrivateKey {
+    return new tls.PrivateKey(`${buildName}-host-key`, { algorithm: "ED25519" }, { parent, dependsOn: ready });
 }

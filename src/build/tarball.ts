@@ -38,6 +38,7 @@ export function createTarball(
     bootstrapMirror: string,
     scriptsDir: string,
     parent: pulumi.Resource,
+    ready: pulumi.Input<pulumi.Resource[]>,
 ): { info: pulumi.Output<TarballInfo>; urn: pulumi.Output<string> } {
     const script = fs.readFileSync(path.join(scriptsDir, "build-tarball.sh"), "utf8");
     const cmd = new command.local.Command(
@@ -50,7 +51,7 @@ export function createTarball(
         },
         // Everything in the environment that shapes the tarball is in the build hash (the build's name);
         // bootstrapMethod and bootstrapMirror say how to get it, which must not re-run a finished build.
-        { parent, ignoreChanges: ["environment"], customTimeouts: { create: "30m" } },
+        { parent, dependsOn: ready, ignoreChanges: ["environment"], customTimeouts: { create: "30m" } },
     );
     return { info: cmd.stdout.apply(parseTarballInfo), urn: cmd.urn };
 }

@@ -6,7 +6,8 @@ import { BootMode } from "../args";
 export const ROOT_DEVICE = "/dev/xvda";
 
 export interface ImageInputs {
-    name: string;
+    /** The registration's prefix (`<name>-<reg12>`): the AMI is `<prefix>-ami`. */
+    prefix: string;
     amiName: pulumi.Input<string>;
     description: string;
     /** The current build's root snapshot. */
@@ -22,15 +23,20 @@ export interface ImageInputs {
 }
 
 /**
- * Stage "image" (one per component, not per build): register the AMI from the current build's snapshot.
- * A new build (new snapshot) or a registration change (boot mode, TPM) replaces it; the replacement is
- * registered first under its own name (`registrationSuffix`), then the old AMI is deregistered (or kept,
- * with `retainImages`). A description or tag change updates it in place. Registration never touches a
- * builder.
+ * Stage "image" (one per registration, inside `ArchAmiImage`): register the AMI from the build's snapshot. A
+ * new build (new snapshot) or a registration change (boot mode, TPM) is a new `ArchAmiImage` with its own
+ * URNs, so the new AMI is registered while the old one still exists; the old one is deregistered only when
+ * the engine deletes what the program no longer registers, after every step of a successful `up` (pulumi
+ * pkg/resource/deploy/step_generator.go `GenerateDeletes`). A description or tag change updates it in place.
+ *
+ * The explicit `name` makes every replacement of *this* resource delete-before-replace
+ * (pulumi-terraform-bridge pkg/tfbridge/schema.go `nameRequiresDeleteBeforeReplace`, used by provider.go
+ * `Diff`): only a forced replacement of the same registration (`pulumi up --replace`, a drifted ForceNew
+ * field) takes that path, and it deregisters the AMI before registering it again.
  */
 export function registerImage(i: ImageInputs, parent: pulumi.Resource): aws.ec2.Ami {
     return new aws.ec2.Ami(
-        `${i.name}-ami`,
+        `${i.prefix}-ami`,
         {
             name: i.amiName,
             description: i.description,
@@ -61,10 +67,15 @@ export function registerImage(i: ImageInputs, parent: pulumi.Resource): aws.ec2.
         {
             parent,
             retainOnDelete: i.retain,
-            // DescribeImages reports `encrypted` for a snapshot-based mapping, which cannot be set with a
-            // snapshot id; ForceNew and not computed in ec2_ami.go, so without this an encrypted AMI would be
-            // replaced (under the same name) on every up. Not yet observed on AWS: see README, Lifecycle.
-            ignoreChanges: ["ebsBlockDevices[*].encrypted"],
+            // terraform-provider-aws ec2_ami.go: ebs_block_device.encrypted is Optional + ForceNew, not Computed;
+            // Read stores what DescribeImages reports (true for an encrypted snapshot), and Create refuses it
+            // together with snapshot_id ("can't set both 'snapshot_id' and 'encrypted'"), so it cannot be set.
+            // The bridge matches ignore paths as exact strings against Pulumi property paths, visiting a set's
+            // elements as `prop[i]` and dropping every TF attribute under that element's key
+            // (pulumi-terraform-bridge pkg/tfbridge/diff.go computeIgnoreChanges + visitPropertyValue,
+            // pkg/tfshim/sdk-v2/instance_diff.go processIgnoreChanges): `[*]` matches nothing, `[0]` is the
+            // one root mapping. Without it an encrypted AMI would be replaced on every up (state holds `true`).
+            ignoreChanges: ["ebsBlockDevices[0].encrypted"],
             customTimeouts: { create: "60m", delete: "30m" },
         },
     );

@@ -4,69 +4,70 @@ import * as aws from "@pulumi/aws";
 import { amiNameFor } from "../buildConfig";
 import { DistributionSettings, EncryptionSettings } from "../settings";
 
+/** One image of a registration: the home AMI or a copy, with its id (after the check) and root snapshot. */
+export interface DistributedImage {
+    /** `home` or the copy's region. */
+    label: string;
+    /** Undefined for the home AMI (the provider's region). */
+    region?: string;
+    id: pulumi.Output<string>;
+    snapshotId: pulumi.Input<string>;
+}
+
 export interface DistributeInputs {
-    name: string;
+    /** The registration's prefix (`<name>-<reg12>`): every resource here is `<prefix>-copy-…`, `-launch-…`, `-snapshot-…`. */
+    prefix: string;
     /** AMI name prefix and registration suffix (`amiNameFor`). */
     amiNamePrefix: string;
     registrationSuffix: string;
     ami: aws.ec2.Ami;
     snapshotId: pulumi.Input<string>;
-    homeRegion: pulumi.Output<string>;
+    homeRegion: pulumi.Input<string>;
+    /** The image is encrypted (`encryption` or EBS encryption by default): so is every copy. */
+    encrypted: pulumi.Input<boolean>;
     distribution: DistributionSettings;
     encryption: EncryptionSettings;
     /** Keep superseded copies and their permissions (`retainImages`). */
     retain: boolean;
     tags: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** Sharing and the SSM parameters wait for these (the verification): nobody is offered an unchecked AMI. */
+    /** The verification: copies and sharing wait for it, so nobody anywhere is offered an unchecked AMI. */
     after: pulumi.Resource[];
 }
 
 const short = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 8);
 
 /**
- * Stage "distribute" (one per component): copies of the AMI in other regions, launch permissions on the
- * AMI and every copy, create-volume permission on their snapshots for the shared accounts, and the SSM
- * parameter in every region. With @pulumi/aws v7 each resource takes its own `region`, so the caller's
- * provider and credentials serve every region. Copies start as soon as the home AMI exists; sharing and
- * the parameters wait for the verification. Returns region → AMI id, the home region included.
+ * Stage "distribute" (one per registration): copies of the verified AMI in other regions, launch permissions
+ * on the AMI and every copy, and create-volume permission on their snapshots for the shared accounts. With
+ * @pulumi/aws v7 each resource takes its own `region`, so the caller's provider and credentials serve every
+ * region. Everything waits for the verification. Returns the home AMI and every copy.
  */
-export function distribute(d: DistributeInputs, parent: pulumi.Resource): pulumi.Output<Record<string, string>> {
+export function distribute(d: DistributeInputs, parent: pulumi.Resource): DistributedImage[] {
     const s = d.distribution;
-    const retainOpts = { parent, retainOnDelete: d.retain };
-    const afterCheck = { ...retainOpts, dependsOn: d.after };
-    const images: { label: string; region?: string; id: pulumi.Output<string>; snapshotId: pulumi.Input<string> }[] = [
-        { label: "home", id: d.ami.id, snapshotId: d.snapshotId },
-    ];
-    // A copy into the home region would register a second AMI under the same name there.
-    const homeRegion = d.homeRegion.apply((home) => {
-        if (s.regions.some((c) => c.region === home)) {
-            throw new pulumi.ResourceError(
-                `ArchAmi "${d.name}": argument "regions" lists the home region "${home}", where the AMI itself is registered; remove it`,
-                parent,
-            );
-        }
-        return home;
-    });
+    const afterCheck = { parent, retainOnDelete: d.retain, dependsOn: d.after };
+    const images: DistributedImage[] = [{ label: "home", id: d.ami.id, snapshotId: d.snapshotId }];
     for (const c of s.regions) {
-        const encrypted = d.encryption.enabled || c.kmsKeyId !== "";
-        // Its own name: encryption and key are ForceNew on a copy, and a replacement is created before the
-        // old copy is deleted, so a name shared with the old copy would fail (InvalidAMIName.Duplicate).
+        const encrypted = pulumi.output(d.encrypted).apply((e) => e || c.kmsKeyId !== "");
+        // Its own name (AMI names are unique per region and account, and a copy's key is ForceNew). The explicit
+        // name makes a replacement of this copy (a new regions[].kmsKeyId) delete-before-replace
+        // (pulumi-terraform-bridge schema.go nameRequiresDeleteBeforeReplace): the old copy goes first.
         const copyName = pulumi
-            .output(d.snapshotId)
-            .apply((id) => amiNameFor(d.amiNamePrefix, d.registrationSuffix, `${id} ${encrypted} ${c.kmsKeyId}`));
+            .all([d.snapshotId, encrypted])
+            .apply(([id, e]) => amiNameFor(d.amiNamePrefix, d.registrationSuffix, `${id} ${e} ${c.kmsKeyId}`));
         const copy = new aws.ec2.AmiCopy(
-            `${d.name}-copy-${c.region}`,
+            `${d.prefix}-copy-${c.region}`,
             {
                 region: c.region,
                 sourceAmiId: d.ami.id,
-                sourceAmiRegion: homeRegion,
+                sourceAmiRegion: d.homeRegion,
                 name: copyName,
                 description: pulumi.interpolate`${copyName}, copied by arch-ami`,
-                ...(encrypted ? { encrypted: true, ...(c.kmsKeyId ? { kmsKeyId: c.kmsKeyId } : {}) } : {}),
+                encrypted,
+                ...(c.kmsKeyId ? { kmsKeyId: c.kmsKeyId } : {}),
                 ...(s.deprecationTime ? { deprecationTime: s.deprecationTime } : {}),
                 tags: pulumi.all([d.tags, copyName]).apply(([t, n]) => ({ ...t, Name: n })),
             },
-            { ...retainOpts, customTimeouts: { create: "90m", delete: "30m" } },
+            { ...afterCheck, customTimeouts: { create: "90m", delete: "30m" } },
         );
         images.push({
             label: c.region,
@@ -86,25 +87,15 @@ export function distribute(d: DistributeInputs, parent: pulumi.Resource): pulumi
     for (const img of images) {
         const region = img.region ? { region: img.region } : {};
         for (const [label, who] of principals) {
-            new aws.ec2.AmiLaunchPermission(`${d.name}-launch-${img.label}-${label}`, { imageId: img.id, ...who, ...region }, afterCheck);
+            new aws.ec2.AmiLaunchPermission(`${d.prefix}-launch-${img.label}-${label}`, { imageId: img.id, ...who, ...region }, afterCheck);
         }
         for (const accountId of sh.accountIds) {
             new aws.ec2.SnapshotCreateVolumePermission(
-                `${d.name}-snapshot-${img.label}-account-${accountId}`,
+                `${d.prefix}-snapshot-${img.label}-account-${accountId}`,
                 { snapshotId: img.snapshotId, accountId, ...region },
                 afterCheck,
             );
         }
-        if (s.ssmParameterName) {
-            new aws.ssm.Parameter(
-                `${d.name}-ssm-${img.label}`,
-                // insecureValue: an AMI id is no secret (pulumi-aws makes `value` one).
-                { name: s.ssmParameterName, type: "String", dataType: "aws:ec2:image", insecureValue: img.id, tags: d.tags, ...region },
-                { parent, dependsOn: d.after },
-            );
-        }
     }
-    return pulumi
-        .all([homeRegion, ...images.map((i) => i.id)])
-        .apply(([home, ...ids]) => Object.fromEntries(images.map((img, n) => [img.region ?? home, ids[n]])));
+    return images;
 }

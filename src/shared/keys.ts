@@ -12,8 +12,14 @@ export interface ClientKeys {
  * Stage "keys" (shared by all builds): an ed25519 client key, registered as an EC2 key pair. The private
  * key is a secret in state; it authenticates to builders only (each build pins its own host key).
  */
-export function createClientKeys(name: string, tags: pulumi.Input<Record<string, pulumi.Input<string>>>, parent: pulumi.Resource): ClientKeys {
-    const clientKey = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, { parent });
+export function createClientKeys(
+    name: string,
+    tags: pulumi.Input<Record<string, pulumi.Input<string>>>,
+    parent: pulumi.Resource,
+    ready: pulumi.Input<pulumi.Resource[]>,
+): ClientKeys {
+    // `ready`: nothing is created before the preflight accepted the arguments (the key pair waits for the key).
+    const clientKey = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, { parent, dependsOn: ready });
     const keyPair = new aws.ec2.KeyPair(
         `${name}-key-pair`,
         { publicKey: clientKey.publicKeyOpenssh.apply((k) => k.trim()), tags },

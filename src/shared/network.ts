@@ -8,6 +8,7 @@ export function createNetwork(
     sshIngressCidrs: string[],
     tags: pulumi.Input<Record<string, pulumi.Input<string>>>,
     parent: pulumi.Resource,
+    ready: pulumi.Input<pulumi.Resource[]>,
 ): { subnetId: pulumi.Output<string>; securityGroup: aws.ec2.SecurityGroup } {
     const invokeOpts = { parent };
     const subnet =
@@ -45,7 +46,8 @@ export function createNetwork(
             ],
             tags,
         },
-        { parent },
+        // `ready`: nothing is created before the preflight accepted the arguments.
+        { parent, dependsOn: ready },
     );
     return { subnetId: subnet.id, securityGroup };
 }

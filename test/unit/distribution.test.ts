@@ -5,7 +5,7 @@
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { BASE_ARGS, Registered, installMocks, registered, settle, unwrapSecret, value } from "./harness";
+import { BASE_ARGS, Registered, capturedByTypeName, captureOptions, installMocks, optionsByName, registered, settle, unwrapSecret, value } from "./harness";
 import { buildHash } from "../../src/buildConfig";
 import { resolveSettings } from "../../src/settings";
 import { ArchAmiArgs } from "../../src/args";
@@ -40,17 +40,30 @@ const named = (re: RegExp): Registered => {
     return r[0];
 };
 
+/** The registration (ArchAmiImage) of the component `n`: `<n>-<reg12>`. */
+const registrationOf = (n: string) => {
+    const r = registered.filter((x) => x.type === "arch-ami:index:ArchAmiImage" && x.name.startsWith(`${n}-`));
+    assert.equal(r.length, 1);
+    assert.match(r[0].name, new RegExp(`^${n}-[0-9a-f]{12}$`));
+    return r[0].name;
+};
+/** Names of the resources this one was given in dependsOn. */
+const dependsOnNames = (n: string) => ((optionsByName.get(n)?.dependsOn as { __name?: string }[] | undefined) ?? []).map((d) => d.__name);
+
 describe("distribution", () => {
     let amiId: string;
     let amiIds: Record<string, string>;
     let amiIdAt = 0;
+    /** The registration's prefix. */
+    let r: string;
     before(async () => {
         const { ArchAmi } = await import("../../src");
-        const arch = new ArchAmi("dist", { ...BASE_ARGS, ...DIST });
+        const arch = new ArchAmi("dist", { ...BASE_ARGS, ...DIST }, { transformations: [captureOptions()] });
         amiId = await value(arch.amiId);
         amiIdAt = Date.now();
         amiIds = await value(arch.amiIds);
         await settle();
+        r = registrationOf("dist");
     });
 
     it("encrypts the build's volume with the given key (the snapshot and the AMI inherit it)", () => {
@@ -60,12 +73,13 @@ describe("distribution", () => {
     });
 
     it("copies the AMI to each region from the home AMI, encrypted, deprecated, under the AMI's name", () => {
-        const ami = named(/^dist-ami$/).inputs;
+        const ami = named(new RegExp(`^${r}-ami$`)).inputs;
         assert.equal(ami.deprecationTime, DEPRECATE);
         const copies = all("aws:ec2/amiCopy:AmiCopy", "dist-");
+        assert.deepEqual(copies.map((c) => c.name).sort(), [`${r}-copy-ap-southeast-2`, `${r}-copy-eu-central-1`], "copies belong to the registration");
         assert.deepEqual(copies.map((c) => c.inputs.region).sort(), ["ap-southeast-2", "eu-central-1"]);
         for (const c of copies) {
-            assert.equal(c.inputs.sourceAmiId, "dist-ami-id", "a copy waits for (and is made from) the home AMI");
+            assert.equal(c.inputs.sourceAmiId, `${r}-ami-id`, "a copy waits for (and is made from) the home AMI");
             assert.equal(c.inputs.sourceAmiRegion, "us-east-1");
             assert.match(String(c.inputs.name), /^arch-ami-[0-9a-f]{12}$|^dist-[0-9a-f]{12}$/);
             assert.notEqual(c.inputs.name, ami.name, "a copy has its own name: its key is ForceNew, a replacement must not clash");
@@ -81,11 +95,11 @@ describe("distribution", () => {
         const perms = all("aws:ec2/amiLaunchPermission:AmiLaunchPermission", "dist-");
         assert.equal(perms.length, 3 * 3, "3 images x (account, organization, OU)");
         for (const [label, imageId, region] of [
-            ["home", "dist-ami-id", undefined],
-            ["eu-central-1", "dist-copy-eu-central-1-id", "eu-central-1"],
-            ["ap-southeast-2", "dist-copy-ap-southeast-2-id", "ap-southeast-2"],
+            ["home", `${r}-ami-id`, undefined],
+            ["eu-central-1", `${r}-copy-eu-central-1-id`, "eu-central-1"],
+            ["ap-southeast-2", `${r}-copy-ap-southeast-2-id`, "ap-southeast-2"],
         ]) {
-            const mine = perms.filter((p) => p.name.startsWith(`dist-launch-${label}-`));
+            const mine = perms.filter((p) => p.name.startsWith(`${r}-launch-${label}-`));
             assert.equal(mine.length, 3, label);
             for (const p of mine) {
                 assert.equal(p.inputs.imageId, imageId, p.name);
@@ -96,10 +110,18 @@ describe("distribution", () => {
         const snaps = all("aws:ec2/snapshotCreateVolumePermission:SnapshotCreateVolumePermission", "dist-");
         assert.equal(snaps.length, 3, "the shared account may create volumes from each image's snapshot");
         for (const s of snaps) assert.equal(s.inputs.accountId, "444455556666");
+        assert.deepEqual(snaps.map((s) => s.name).sort(), ["ap-southeast-2", "eu-central-1", "home"].map((l) => `${r}-snapshot-${l}-account-444455556666`).sort());
+        const home = snaps.find((s) => s.name === `${r}-snapshot-home-account-444455556666`)!;
+        assert.match(String(home.inputs.snapshotId), /^dist-[0-9a-f]{12}-snapshot-id$/, "the home AMI's permission is on the build's snapshot");
     });
 
-    it("publishes the AMI id in an aws:ec2:image SSM parameter in every region", () => {
+    it("publishes the AMI id in an aws:ec2:image SSM parameter in every region, one per component (not per registration)", () => {
         const params = all("aws:ssm/parameter:Parameter", "dist-");
+        assert.deepEqual(params.map((p) => p.name).sort(), ["dist-ssm-ap-southeast-2", "dist-ssm-eu-central-1", "dist-ssm-home"]);
+        for (const p of params) {
+            const parent = optionsByName.get(p.name)?.parent as { __name?: string };
+            assert.equal(parent.__name, "dist", `${p.name} belongs to the component, so it moves from registration to registration`);
+        }
         assert.deepEqual(params.map((p) => p.inputs.region ?? "home").sort(), ["ap-southeast-2", "eu-central-1", "home"]);
         for (const p of params) {
             assert.equal(p.inputs.name, "/images/arch/latest");
@@ -108,21 +130,33 @@ describe("distribution", () => {
             assert.equal(p.inputs.value, undefined);
         }
         const home = params.find((p) => p.inputs.region === undefined)!.inputs.insecureValue;
-        assert.deepEqual(unwrapSecret(home), ["dist-ami-id", false], "the AMI id is published as is, not as a secret");
+        assert.deepEqual(unwrapSecret(home), [`${r}-ami-id`, false], "the AMI id is published as is, not as a secret");
+        const eu = params.find((p) => p.inputs.region === "eu-central-1")!.inputs.insecureValue;
+        assert.equal(eu, `${r}-copy-eu-central-1-id`);
+    });
+
+    it("replaces the parameter delete-first on a new value, so Create's read waits for the asynchronous aws:ec2:image validation", () => {
+        // terraform-provider-aws internal/service/ssm/parameter.go: Read after Create retries NotFound for data
+        // type aws:ec2:image; Update reads back at once and may store the previous value.
+        for (const n of ["dist-ssm-home", "dist-ssm-eu-central-1", "dist-ssm-ap-southeast-2"]) {
+            assert.deepEqual(optionsByName.get(n)?.replaceOnChanges, ["insecureValue"], n);
+            assert.equal(capturedByTypeName.get(`aws:ssm/parameter:Parameter::${n}`)?.deleteBeforeReplace, true, n);
+        }
     });
 
     it("outputs amiIds by region, the home region included", () => {
-        assert.deepEqual(amiIds, { "us-east-1": "dist-ami-id", "eu-central-1": "dist-copy-eu-central-1-id", "ap-southeast-2": "dist-copy-ap-southeast-2-id" });
-        assert.equal(amiId, "dist-ami-id");
+        assert.deepEqual(amiIds, { "us-east-1": `${r}-ami-id`, "eu-central-1": `${r}-copy-eu-central-1-id`, "ap-southeast-2": `${r}-copy-ap-southeast-2-id` });
+        assert.equal(amiId, `${r}-ami-id`);
     });
 
     it("verifies on a test instance from the new AMI, as the default user with a pinned host key, before amiId resolves", () => {
-        const inst = named(/^dist-[0-9a-f]{12}-verify-instance$/).inputs;
-        assert.equal(inst.ami, "dist-ami-id");
+        const inst = named(/^dist-[0-9a-f]{12}-verify-[0-9a-f]{12}-instance$/).inputs;
+        assert.equal(inst.ami, `${r}-ami-id`);
         assert.equal(inst.instanceType, "t3.nano");
         assert.equal((inst.rootBlockDevice as Record<string, unknown>).volumeSize, 4 + 2, "a larger root than the image: the check sees it grow");
         assert.ok(unwrapSecret(inst.userData)[1], "user data with the host key is secret");
-        const check = named(/^dist-[0-9a-f]{12}-verify-check$/);
+        const check = named(/^dist-[0-9a-f]{12}-verify-[0-9a-f]{12}-check$/);
+        assert.ok(check.name.startsWith(`${r}-verify-`), "the check belongs to the registration");
         const conn = unwrapSecret(check.inputs.connection)[0] as Record<string, unknown>;
         assert.equal(conn.user, "arch");
         assert.match(String(conn.hostKey), /^ssh-ed25519 /);
@@ -132,16 +166,18 @@ describe("distribution", () => {
         assert.match(String(check.inputs.create), /tail -n 20 \/tmp\/arch-ami-verify\.log >&2/);
         const end = events.find((e) => e.name === check.name && e.event === "end")!;
         assert.ok(amiIdAt >= end.at, `amiId resolved at ${amiIdAt}, before the check ended at ${end.at}`);
-        assert.equal(named(/^dist-[0-9a-f]{12}-verify-stopped$/).inputs.state, "stopped");
+        assert.equal(inst.instanceInitiatedShutdownBehavior, "terminate");
+        assert.equal((inst.rootBlockDevice as Record<string, unknown>).encrypted, true, "the image is encrypted: so is the test root");
     });
 
-    it("shares and publishes only after the verification, copies right after the home AMI", () => {
-        const checkEnd = events.find((e) => /-verify-check$/.test(e.name) && e.event === "end")!.at;
-        for (const e of events.filter((x) => x.event === "start" && /^dist-(launch|snapshot|ssm)-/.test(x.name))) {
-            assert.ok(e.at >= checkEnd, `${e.name} started at ${e.at}, before the check ended (${checkEnd})`);
+    it("copies, shares and publishes only after the verification", () => {
+        const check = events.find((e) => /^dist-.*-verify-[0-9a-f]{12}-check$/.test(e.name) && e.event === "end")!;
+        const exposing = events.filter((x) => x.event === "start" && (/^dist-[0-9a-f]{12}-(copy|launch|snapshot)-/.test(x.name) || /^dist-ssm-/.test(x.name)));
+        assert.equal(exposing.length, 2 + 9 + 3 + 3, exposing.map((e) => e.name).join(", "));
+        for (const e of exposing) {
+            assert.ok(e.at >= check.at, `${e.name} started at ${e.at}, before the check ended (${check.at})`);
+            assert.ok(dependsOnNames(e.name).includes(check.name), `${e.name} depends on the check: ${dependsOnNames(e.name)}`);
         }
-        const copyStart = events.find((e) => e.name === "dist-copy-eu-central-1" && e.event === "start")!.at;
-        assert.ok(copyStart < checkEnd, "copies run in parallel with the verification");
     });
 });
 
@@ -149,8 +185,9 @@ describe("verify: false", () => {
     it("creates no test instance; amiId is the AMI's id", async () => {
         const { ArchAmi } = await import("../../src");
         const a = new ArchAmi("nover", { ...BASE_ARGS, verify: false });
-        assert.equal(await value(a.amiId), "nover-ami-id");
+        const id = await value(a.amiId);
         await settle();
+        assert.equal(id, `${registrationOf("nover")}-ami-id`);
         assert.deepEqual(registered.filter((r) => r.name.startsWith("nover-") && r.name.includes("verify")), []);
     });
 });
@@ -203,7 +240,6 @@ describe("distribution validation", () => {
         ["sharing.organizationalUnitArns", { sharing: { organizationalUnitArns: [ORG] } }, /OU ARNs/],
         ["sharing.acknowledgePublic", { sharing: { public: true } }, /true together with public: true/],
         ["sharing.public", { sharing: { public: true, acknowledgePublic: true }, encryption: {} }, /encrypted AMIs public/],
-        ["sharing", { sharing: { accountIds: ["111122223333"] }, encryption: {} }, /customer managed key/],
         ["deprecationTime", { deprecationTime: "2027-06-30" }, /RFC 3339 UTC/],
         ["deprecationTime", { deprecationTime: "2027-06-30T00:00:00+02:00" }, /RFC 3339 UTC/],
         ["deprecationTime", { deprecationTime: "2027-02-30T00:00:00Z" }, /RFC 3339 UTC/],

@@ -1,6 +1,7 @@
 // The resource graph under mocks: what is created, how it is wired, and what it is given.
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
 import { BASE_ARGS, byName, capturedByTypeName, captureOptions, installMocks, optionsByName, registered, settle, unwrapSecret, value } from "./harness";
 
 installMocks();
@@ -10,7 +11,9 @@ describe("ArchAmi graph", () => {
     let hash: string;
     /** The build's own name: `<name>-<hash12>`; every per-build resource carries it. */
     let b: string;
-    /** The verification's name: `<name>-<hash12>-verify` (per AMI and check). */
+    /** The registration's own name: `<name>-<reg12>` (the ArchAmiImage); every per-registration resource carries it. */
+    let r: string;
+    /** The verification's name: `<registration>-verify-<check12>` (per registration and check). */
     let v: string;
     before(async () => {
         const { ArchAmi } = await import("../../src");
@@ -24,16 +27,21 @@ describe("ArchAmi graph", () => {
         hash = await value(arch.buildHash);
         b = `arch-${hash.slice(0, 12)}`;
         await settle();
-        v = registered.map((r) => /^(arch-[0-9a-f]{12}-verify)-instance$/.exec(r.name)?.[1]).find(Boolean)!;
+        r = registered.find((x) => x.type === "arch-ami:index:ArchAmiImage")!.name;
+        v = registered.map((x) => /^(arch-[0-9a-f]{12}-verify-[0-9a-f]{12})-instance$/.exec(x.name)?.[1]).find(Boolean)!;
     });
 
-    it("creates the shared resources once and every per-build resource under the build's own name", () => {
+    it("creates the shared resources once, every per-build resource under the build's name, every per-registration one under the registration's", () => {
+        assert.match(r, /^arch-[0-9a-f]{12}$/);
+        assert.notEqual(r, b, "the registration has its own identity (boot mode, TPM, stack), not the build hash");
+        assert.ok(v.startsWith(`${r}-verify-`), v);
         const names = registered.filter((r) => r.type !== "arch-ami:index:ArchAmi").map((r) => `${r.type} ${r.name}`).sort();
         assert.deepEqual(names, [
             `arch-ami:index:ArchAmiBuild ${b}`,
             `aws:ebs/snapshot:Snapshot ${b}-snapshot`,
             `aws:ebs/volume:Volume ${b}-volume`,
-            "aws:ec2/ami:Ami arch-ami",
+            `arch-ami:index:ArchAmiImage ${r}`,
+            `aws:ec2/ami:Ami ${r}-ami`,
             `aws:ec2/instance:Instance ${b}-builder`,
             "aws:ec2/keyPair:KeyPair arch-key-pair",
             "aws:ec2/securityGroup:SecurityGroup arch-sg",
@@ -48,16 +56,16 @@ describe("ArchAmi graph", () => {
             `tls:index/privateKey:PrivateKey ${v}-host-key`,
             `aws:ec2/instance:Instance ${v}-instance`,
             `command:remote:Command ${v}-check`,
-            `aws:ec2transitgateway/instanceState:InstanceState ${v}-stopped`,
         ].sort());
     });
 
-    it("parents the shared resources and the build to the component, the build's resources to the build", () => {
-        const top = ["arch-ssh-key", "arch-key-pair", "arch-sg", "arch-ami", b, ...["host-key", "instance", "check", "stopped"].map((r) => `${v}-${r}`)];
+    it("parents the shared resources, the build and the registration to the component, their resources to them", () => {
+        const top = ["arch-ssh-key", "arch-key-pair", "arch-sg", b, r];
+        const image = [`${r}-ami`, ...["host-key", "instance", "check"].map((x) => `${v}-${x}`)];
         for (const [name, opts] of optionsByName) {
             const parent = opts.parent as { __name?: string } | undefined;
             assert.ok(parent, `${name} has no parent`);
-            assert.equal(parent.__name, top.includes(name) ? "arch" : b, `${name} is parented to ${parent.__name}`);
+            assert.equal(parent.__name, top.includes(name) ? "arch" : image.includes(name) ? r : b, `${name} is parented to ${parent.__name}`);
         }
         assert.equal(optionsByName.size, 19);
         const urn = (type: string, name: string) => capturedByTypeName.get(`${type}::${name}`)?.urn;
@@ -65,11 +73,18 @@ describe("ArchAmi graph", () => {
             urn("aws:ec2/instance:Instance", `${b}-builder`),
             `urn:pulumi:test::arch-ami::arch-ami:index:ArchAmi$arch-ami:index:ArchAmiBuild$aws:ec2/instance:Instance::${b}-builder`,
         );
-        assert.equal(urn("aws:ec2/ami:Ami", "arch-ami"), "urn:pulumi:test::arch-ami::arch-ami:index:ArchAmi$aws:ec2/ami:Ami::arch-ami");
+        assert.equal(
+            urn("aws:ec2/ami:Ami", `${r}-ami`),
+            `urn:pulumi:test::arch-ami::arch-ami:index:ArchAmi$arch-ami:index:ArchAmiImage$aws:ec2/ami:Ami::${r}-ami`,
+        );
+        assert.equal(
+            urn("command:remote:Command", `${v}-check`),
+            `urn:pulumi:test::arch-ami::arch-ami:index:ArchAmi$arch-ami:index:ArchAmiImage$command:remote:Command::${v}-check`,
+        );
     });
 
     it("exposes the outputs", () => {
-        assert.equal(outputs.amiId, "arch-ami-id");
+        assert.equal(outputs.amiId, `${r}-ami-id`);
         assert.equal(outputs.snapshotId, `${b}-snapshot-id`);
         assert.equal(outputs.builderInstanceId, `${b}-builder-id`);
         assert.match(String(outputs.amiName), /^arch-[0-9a-f]{12}$/);
@@ -78,7 +93,7 @@ describe("ArchAmi graph", () => {
     });
 
     it("registers an HVM x86_64 gp3 AMI whose root device matches its block device", () => {
-        const ami = byName("arch-ami").inputs;
+        const ami = byName(`${r}-ami`).inputs;
         assert.equal(ami.virtualizationType, "hvm");
         assert.equal(ami.architecture, "x86_64");
         const [dev] = ami.ebsBlockDevices as Record<string, unknown>[];
@@ -99,7 +114,7 @@ describe("ArchAmi graph", () => {
     });
 
     it("tags every AWS resource that takes tags, AMI and snapshot included", () => {
-        for (const n of ["arch-key-pair", "arch-sg", `${b}-builder`, `${b}-volume`, `${b}-snapshot`, "arch-ami"]) {
+        for (const n of ["arch-key-pair", "arch-sg", `${b}-builder`, `${b}-volume`, `${b}-snapshot`, `${r}-ami`, `${v}-instance`]) {
             assert.equal((byName(n).inputs.tags as Record<string, string>).team, "platform", n);
         }
     });
@@ -141,13 +156,15 @@ describe("ArchAmi graph", () => {
         assert.equal(a.instanceId, `${b}-builder-id`);
     });
 
-    it("pins the builder host key and retries dialing in every remote connection, without secrets in the command", () => {
+    it("pins the builder host key and retries dialing a bounded number of times in every remote connection, without secrets in the command", () => {
         for (const n of [`${b}-upload-tarball`, `${b}-upload-scripts`, `${b}-provision`]) {
             const [c, connSecret] = unwrapSecret(byName(n).inputs.connection);
             assert.ok(connSecret, `${n}: the connection (it holds the client key) must be secret`);
             const conn = c as Record<string, unknown>;
             assert.equal(conn.hostKey, `ssh-ed25519 AAAAPUBLIC${b.replace("-", "")}hostkey`, n);
-            assert.equal(conn.dialErrorLimit, -1, n);
+            // Finite: -1 retries forever (pulumi-command remote/connection.go reachedDialingErrorLimit).
+            assert.equal(conn.dialErrorLimit, 60, n);
+            assert.equal(conn.perDialTimeout, 10, n);
             assert.equal(conn.user, "admin", n);
             assert.match(String(conn.host), /^198\.51\.\d+\.\d+$/, n);
             assert.match(String(conn.privateKey), /PRIVATE-arch-ssh-key/, n);
@@ -172,9 +189,11 @@ describe("ArchAmi graph", () => {
         assert.equal(byName(`${b}-builder-stopped`).inputs.instanceId, `${b}-builder-id`);
     });
 
-    it("builds the tarball locally without waiting for the instance", () => {
+    it("builds the tarball locally without waiting for the instance, only for the preflight", async () => {
         const t = byName(`${b}-tarball`);
-        assert.deepEqual(optionsByName.get(`${b}-tarball`)?.dependsOn, undefined);
+        const dep = optionsByName.get(`${b}-tarball`)?.dependsOn;
+        assert.ok(pulumi.Output.isInstance(dep), "the tarball command waits for the preflight (an Output-valued dependsOn)");
+        assert.deepEqual(await value(dep as pulumi.Output<unknown>), [], "and for no resource");
         assert.deepEqual(t.inputs.interpreter, ["/bin/bash", "-c"]);
         assert.match(String(t.inputs.create), /^#!\/usr\/bin\/env bash/);
         assert.equal(t.inputs.triggers, undefined);
@@ -190,16 +209,41 @@ describe("ArchAmi graph", () => {
         const ignored = Object.fromEntries([...optionsByName].filter(([, o]) => o.ignoreChanges).map(([n, o]) => [n, [...(o.ignoreChanges as string[])].sort()]));
         assert.deepEqual(ignored, {
             [`${b}-builder`]: ["ami", "associatePublicIpAddress", "instanceType", "subnetId", "vpcSecurityGroupIds"],
-            "arch-ami": ["ebsBlockDevices[*].encrypted"],
+            // A concrete index: the bridge matches ignore paths as exact strings (diff.go computeIgnoreChanges).
+            [`${r}-ami`]: ["ebsBlockDevices[0].encrypted"],
             [`${b}-tarball`]: ["environment"],
             [`${b}-upload-tarball`]: ["connection", "source"],
             [`${b}-upload-scripts`]: ["connection", "source"],
             [`${b}-provision`]: ["connection"],
             [`${v}-instance`]: ["associatePublicIpAddress", "instanceType", "subnetId", "vpcSecurityGroupIds"],
-            [`${v}-check`]: ["connection"],
         });
         assert.equal(optionsByName.get(`${b}-attachment`)?.deleteBeforeReplace, true, "detach before attaching a replacement (VolumeInUse)");
         assert.deepEqual(optionsByName.get(`${b}-snapshot`)?.customTimeouts, { create: "90m", delete: "30m" });
+    });
+
+    it("checks the AMI on a fresh test instance that terminates itself after a passed check, re-running whenever the instance is new", () => {
+        const inst = byName(`${v}-instance`).inputs;
+        assert.equal(inst.ami, `${r}-ami-id`);
+        // A power-off from inside then terminates the instance (ec2_instance.go instance_initiated_shutdown_behavior).
+        assert.equal(inst.instanceInitiatedShutdownBehavior, "terminate");
+        const check = byName(`${v}-check`).inputs;
+        // pulumi-command common/inputs.go: `triggers` is replaceOnChanges, so a new instance id replaces the check.
+        assert.deepEqual(check.triggers, [`${v}-instance-id`]);
+        const conn = unwrapSecret(check.connection)[0] as Record<string, unknown>;
+        assert.match(String(conn.host), /^198\.51\.\d+\.\d+$/, "the test instance's public address");
+        assert.equal(conn.user, "arch");
+        assert.ok(Number.isInteger(conn.dialErrorLimit) && (conn.dialErrorLimit as number) > 0, `finite dialErrorLimit, got ${conn.dialErrorLimit}`);
+        assert.ok((conn.dialErrorLimit as number) * ((conn.perDialTimeout as number) + 5) <= 20 * 60, "every dial failing bounds the wait to minutes");
+        assert.equal(optionsByName.get(`${v}-check`)?.ignoreChanges, undefined, "the connection is never ignored: nothing dials with stale settings");
+        assert.deepEqual(optionsByName.get(`${v}-check`)?.customTimeouts, { create: "30m" });
+        const create = String(check.create);
+        const lines = create.split("\n");
+        const success = lines.indexOf('if [ "$rc" -eq 0 ]; then');
+        assert.ok(success > 0, create);
+        assert.match(lines[success + 1], /sudo -n systemd-run --quiet --on-active=5 systemctl poweroff/, "the last action on success powers off in the background");
+        assert.equal(lines.slice(success + 1).find((l) => /^\s*exit 0$/.test(l)), "  exit 0");
+        assert.match(create, new RegExp(`test instance ${v}-instance-id is left running for inspection.*aws ec2 terminate-instances --instance-ids ${v}-instance-id`));
+        assert.equal(registered.filter((x) => x.type.includes("instanceState") && x.name.startsWith(r)).length, 0, "no stopped-state resource");
     });
 
     it("leaves nothing behind on destroy by default: no child is protected or retained", () => {
@@ -233,7 +277,8 @@ describe("retainImages", () => {
         const keep = new ArchAmi("keep", { ...BASE_ARGS, retainImages: true });
         const kb = `keep-${(await value(keep.buildHash)).slice(0, 12)}`;
         await settle();
+        const kr = registered.find((x) => x.type === "arch-ami:index:ArchAmiImage" && x.name.startsWith("keep-"))!.name;
         const retained = [...capturedByTypeName.entries()].filter(([k, c]) => k.includes("::keep") && c.retainOnDelete).map(([k]) => k.split("::")[1]).sort();
-        assert.deepEqual(retained, ["keep-ami", `${kb}-snapshot`].sort());
+        assert.deepEqual(retained, [`${kr}-ami`, `${kb}-snapshot`].sort());
     });
 });

@@ -49,6 +49,14 @@ export interface MockOptions {
     /** Answer as AWS does after `pulumi refresh` of a stopped builder: no public address, and
      * `associatePublicIpAddress` read back as false (terraform-provider-aws #33775). */
     refreshedStoppedBuilder?: boolean;
+    /** EBS encryption by default in the home region (`aws.ebs.getEncryptionByDefault`; default off). */
+    encryptedByDefault?: boolean;
+    /** The account's default EBS key as GetEbsDefaultKmsKeyId reports it (default `alias/aws/ebs`, AWS-managed). */
+    defaultKmsKey?: string;
+    /** Key ids/ARNs DescribeKey reports as AWS-managed (`KeyManager: AWS`); `alias/aws/ebs` always is. */
+    awsManagedKeys?: string[];
+    /** Regions DescribeRegions lists as enabled (default: the commercial regions enabled without opt-in). */
+    enabledRegions?: string[];
     /** Simulated duration (ms) of a resource creation by type; used by the graph benchmark. */
     delayMs?: (type: string) => number;
     /** Called when a resource creation starts/ends (benchmark timeline). */
@@ -60,6 +68,12 @@ export interface MockOptions {
 }
 
 export const registered: Registered[] = [];
+
+/** Commercial regions enabled in every account (no opt-in), as DescribeRegions lists them. */
+export const ENABLED_REGIONS = [
+    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-southeast-1", "ap-southeast-2", "ca-central-1",
+    "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3", "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+];
 
 const digest = (s: string) => createHash("sha256").update(s).digest("hex");
 
@@ -137,6 +151,18 @@ export function installMocks(o: MockOptions = {}): void {
                         return { names: ["us-east-1a", "us-east-1b"] };
                     case "aws:ec2/getSubnet:getSubnet":
                         return { id: args.inputs.id ?? "subnet-default-a", vpcId: "vpc-default", availabilityZone: "us-east-1a" };
+                    // The preflight's data sources (src/preflight.ts), answered as the AWS APIs do.
+                    case "aws:ebs/getEncryptionByDefault:getEncryptionByDefault":
+                        return { id: "us-east-1", enabled: o.encryptedByDefault ?? false };
+                    case "aws:ebs/getDefaultKmsKey:getDefaultKmsKey":
+                        return { id: "us-east-1", keyArn: o.defaultKmsKey ?? "alias/aws/ebs" };
+                    case "aws:kms/getKey:getKey": {
+                        const keyId = String(args.inputs.keyId);
+                        const managed = keyId === "alias/aws/ebs" || (o.awsManagedKeys ?? []).includes(keyId);
+                        return { id: keyId, arn: keyId, keyId, keyManager: managed ? "AWS" : "CUSTOMER" };
+                    }
+                    case "aws:index/getRegions:getRegions":
+                        return { id: "aws", names: o.enabledRegions ?? ENABLED_REGIONS };
                     default:
                         return {};
                 }

@@ -23,7 +23,8 @@ describe("default program", () => {
 
     it("exports amiId and the other outputs, configured from arch-ami: keys", async () => {
         const program = await import("../../program");
-        assert.equal(await value(program.amiId), "arch-ami-id");
+        // The AMI belongs to the registration `arch-<reg12>` (an ArchAmiImage): its resource is `arch-<reg12>-ami`.
+        assert.match(await value(program.amiId), /^arch-[0-9a-f]{12}-ami-id$/);
         assert.match(await value(program.amiName), /^arch-[0-9a-f]{12}$/);
         for (const o of ["snapshotId", "builderInstanceId", "buildHash"] as const) {
             assert.ok(program[o], o);
