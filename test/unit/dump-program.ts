@@ -8,9 +8,11 @@
 // Engine mode (lifecycle.test.ts): ARCH_AMI_TEST_ENGINE_OUT=<file> runs this program as one `pulumi up`
 // through the engine model (test/unit/engine/), starting from the checkpoint in ARCH_AMI_TEST_ENGINE_IN
 // (absent: an empty stack in a new account; ARCH_AMI_TEST_EBS_DEFAULT_ENCRYPTION=1: with EBS encryption
-// by default), with ARCH_AMI_TEST_FAIL (JSON, engine/world.ts Failure[]) injected, and writes the steps,
+// by default), with ARCH_AMI_TEST_FAIL (JSON, engine/world.ts Failure[]) injected and ARCH_AMI_TEST_REPLACE
+// (JSON URNs, `pulumi up --replace`), and writes the steps,
 // the new checkpoint and the stack outputs there.
 import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Checkpoint, Deployment } from "./engine/engine";
 import { newWorld, passTime } from "./engine/world";
@@ -21,7 +23,7 @@ const prior: Checkpoint | undefined = process.env.ARCH_AMI_TEST_ENGINE_IN ? (JSO
 const world = prior ? structuredClone(prior.world) : newWorld({ encryptionByDefault: process.env.ARCH_AMI_TEST_EBS_DEFAULT_ENCRYPTION === "1" });
 passTime(world);
 world.brokenImages = process.env.ARCH_AMI_TEST_BROKEN_IMAGES === "1";
-const deployment = new Deployment(prior, world, JSON.parse(process.env.ARCH_AMI_TEST_FAIL || "[]"));
+const deployment = new Deployment(prior, world, JSON.parse(process.env.ARCH_AMI_TEST_FAIL || "[]"), JSON.parse(process.env.ARCH_AMI_TEST_REPLACE || "[]"));
 if (engineOut) {
     // A failed step rejects the outputs that depend on it; the program's own error handling is the SDK's.
     process.on("unhandledRejection", (e) => { if (process.env.ARCH_AMI_TEST_DEBUG) console.error("rejection:", e); });
@@ -32,6 +34,8 @@ installMocks({
     tarballDir: process.env.ARCH_AMI_TEST_TARBALL_DIR,
     stack: process.env.ARCH_AMI_TEST_STACK,
     refreshedStoppedBuilder: process.env.ARCH_AMI_TEST_REFRESHED === "1",
+    // The preflight's data sources answer from the same account the engine model holds.
+    ...(engineOut ? { encryptedByDefault: world.encryptionByDefault } : {}),
     ...(engineOut
         ? {
               engine: async (args, created, view) => {
@@ -74,7 +78,9 @@ async function plain(v: unknown): Promise<unknown> {
 void (async () => {
     let program: Record<string, unknown> = {};
     try {
-        program = (await import("../../program")) as Record<string, unknown>;
+        // ARCH_AMI_TEST_PROGRAM_ROOT: a copy of the package (another version of arch-ami, an upgrade).
+        const root = process.env.ARCH_AMI_TEST_PROGRAM_ROOT;
+        program = (await import(root ? path.join(root, "program/index.ts") : "../../program")) as Record<string, unknown>;
     } catch (e) {
         // The program itself failed (e.g. an argument refused before anything is registered).
         if (!engineOut) throw e;

@@ -6,8 +6,10 @@
 // names, hashes or ignore lists.
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { Checkpoint, Step } from "./engine/engine";
-import { Up, alive, before, changes, destroy, instancesFrom, ofType, plain, refreshed, remoteRunsOf, ssmValue, stepsOf, up, verificationOf } from "./engine/run";
+import { Up, alive, before, changes, destroy, instancesFrom, machineDir, ofType, packageCopy, plain, refreshed, remoteRunsOf, ssmValue, stepsOf, up, verificationOf } from "./engine/run";
 
 const AMI = "aws:ec2/ami:Ami";
 const COPY = "aws:ec2/amiCopy:AmiCopy";
@@ -47,6 +49,25 @@ const byDefault = up({ config: cfg({ sharing: "{}" }), encryptionByDefault: true
 const byDefaultAgain = byDefault.then((e) => up({ config: cfg({ sharing: "{}" }), from: e.checkpoint }));
 // A second stack in the same account (own SSM parameter name: parameters are per account and region).
 const prod = first.then((f) => up({ config: cfg({ ssmParameterName: "/arch/ami-prod" }), stack: "prod", from: { resources: [], outputs: {}, world: f.checkpoint.world } }));
+
+// A later `up` on another machine: the first machine's tarball is not there.
+const onCi = up({ config: cfg(), machine: "ci-1" });
+const onOtherCi = onCi.then((c) => {
+    fs.rmSync(machineDir("ci-1"), { recursive: true, force: true });
+    return up({ config: cfg(), from: c.checkpoint, machine: "ci-2" });
+});
+// A new release of arch-ami whose build code changed, and one whose verification script changed.
+const upgraded = first.then((f) => up({ config: cfg(), from: f.checkpoint, programRoot: packageCopy((root) => fs.appendFileSync(path.join(root, "src/build/builder.ts"), "\n// a new release\n")) }));
+const newCheck = first.then((f) => up({ config: cfg(), from: f.checkpoint, programRoot: packageCopy((root) => fs.appendFileSync(path.join(root, "provision/verify.sh"), "\n# a stricter check\n")) }));
+// `pulumi up --replace` of the instance the build's volume is attached to.
+const builderReplaced = first.then((f) => {
+    const attachment = ofType(f.checkpoint, "aws:ec2/volumeAttachment:VolumeAttachment")[0];
+    const instance = f.checkpoint.resources.find((r) => r.id === plain(attachment.inputs).instanceId)!;
+    return up({ config: cfg(), from: f.checkpoint, replace: [instance.urn] });
+});
+// Without copies amiIds needs nothing but the AMI: a failed verification must still not publish it.
+const solo = up({ config: cfg({ regions: "[]" }) });
+const soloFailed = solo.then((s) => up({ config: cfg({ regions: "[]", ...REBUILD }), from: s.checkpoint, brokenImages: true }));
 
 const ok = (u: Up) => assert.equal(u.failure, undefined, `the up failed: ${u.failure}`);
 /** The AMI consumers are offered: the `amiId` stack output. */
@@ -247,6 +268,57 @@ describe("lifecycle: a second stack in the same account", () => {
         assert.notEqual(amiId(p.checkpoint), amiId(f.checkpoint));
         assert.ok(alive(p.checkpoint, amiId(f.checkpoint)));
         assert.equal(ssmValue(p.checkpoint, PARAM), amiId(f.checkpoint));
+    });
+});
+
+describe("lifecycle: a failed verification without copies", () => {
+    it("leaves amiIds (and amiId) on the previous AMI", async () => {
+        const [s, x] = await Promise.all([solo, soloFailed]);
+        ok(s);
+        assert.ok(x.failure);
+        assert.deepEqual(x.checkpoint.outputs.amiIds, s.checkpoint.outputs.amiIds);
+        assert.equal(amiId(x.checkpoint), amiId(s.checkpoint));
+    });
+});
+
+describe("lifecycle: a later up on another machine", () => {
+    it("plans nothing and reads no tarball (the first machine's file is not there)", async () => {
+        const [a, b] = await Promise.all([onCi, onOtherCi]);
+        ok(a);
+        ok(b);
+        assert.deepEqual(changes(b).map((s) => `${s.op} ${s.urn}`), []);
+        assert.deepEqual(remoteRunsOf(b), []);
+    });
+});
+
+describe("lifecycle: upgrading arch-ami", () => {
+    it("a release whose build code changed builds again (never re-runs a finished build's steps on its stopped builder)", async () => {
+        const [f, u] = await Promise.all([first, upgraded]);
+        await assertReplacedAfterVerification(f, u);
+        assert.equal(stepsOf(u, SNAPSHOT, "create").length, 1, "a new snapshot");
+        const oldObjects = new Set(Object.keys(f.checkpoint.world.objects));
+        assert.deepEqual(remoteRunsOf(u).filter((r) => r.instanceId && oldObjects.has(r.instanceId)).map((r) => r.urn), []);
+    });
+    it("a release whose verification changed runs the new check on the current AMI, without a new build or AMI", async () => {
+        const [f, u] = await Promise.all([first, newCheck]);
+        ok(u);
+        const id = amiId(f.checkpoint);
+        assert.equal(amiId(u.checkpoint), id);
+        for (const type of [SNAPSHOT, "aws:ebs/volume:Volume", AMI, COPY, LAUNCH, VOLUME_PERMISSION, SSM]) {
+            assert.deepEqual(stepsOf(u, type).filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn}`), [], type);
+        }
+        assert.ok(verificationOf(u, id), "the new check ran on an instance launched from the current AMI");
+    });
+});
+
+describe("lifecycle: pulumi up --replace of the builder", () => {
+    it("detaches the volume before attaching it to the new instance (AttachVolume refuses a volume in use)", async () => {
+        const u = await builderReplaced;
+        ok(u);
+        const att = stepsOf(u, "aws:ec2/volumeAttachment:VolumeAttachment");
+        const del = att.find((s) => s.op === "delete-replaced");
+        const make = att.find((s) => s.op === "create-replacement");
+        assert.ok(del && make && del.seq < make.seq, "old attachment deleted, then the new one created");
     });
 });
 

@@ -1,6 +1,7 @@
 // The Pulumi engine's step generation and execution, applied to the registrations of a real program run
 // (under mocks, in its own process: test/unit/dump-program.ts) against the state a previous run left.
 // Every decision cites the function of pulumi/pulumi (pkg/resource/deploy/) or of the provider that makes it.
+import * as fs from "node:fs";
 import { COMMAND_RERUNS_ON_UPDATE, AUTONAMED, FORCE_NEW, OPTIONAL_NOT_COMPUTED, bridgeIgnores, engineIgnore, pathString, providerKind, underPattern, type Segment } from "./rules";
 import { Failure, Obj, ProviderError, WorldState, create, read, remove, unwrapDeep, update } from "./world";
 
@@ -65,6 +66,18 @@ export interface Goal {
     /** Tri-state: undefined lets the provider decide. */
     deleteBeforeReplace?: boolean;
     retainOnDelete: boolean;
+}
+
+/** Paths of the file assets in a value (dump-program.ts renders assets as `{kind, path, text}`). */
+function fileAssets(v: unknown): string[] {
+    const u = unwrapDeep(v);
+    if (Array.isArray(u)) return u.flatMap(fileAssets);
+    if (u && typeof u === "object") {
+        const o = u as Obj;
+        if (o.kind === "asset" && typeof o.path === "string") return [o.path];
+        return Object.values(o).flatMap(fileAssets);
+    }
+    return [];
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(unwrapDeep(a)) === JSON.stringify(unwrapDeep(b));
@@ -157,6 +170,7 @@ export class Deployment {
         prior: Checkpoint | undefined,
         readonly world: WorldState,
         private readonly failures: Failure[],
+        private readonly replaceTargets: string[] = [],
     ) {
         this.state = (prior?.resources ?? []).map((r) => structuredClone(r));
         this.olds = new Map(this.state.filter((r) => !r.delete).map((r) => [r.urn, r]));
@@ -179,6 +193,11 @@ export class Deployment {
         this.seen.add(g.urn);
         const old = this.olds.get(g.urn);
         const base = { urn: g.urn, type: g.type, name: g.name, phase: "register" as const, deps };
+        // The engine reads every file asset the program sends, ignored or not: source_eval.go
+        // resmon.RegisterResource unmarshals the inputs with `ComputeAssetHashes: true`
+        // (sdk/go/common/resource/plugin/rpc.go: asset.EnsureHash -> "failed to compute asset hash").
+        const missing = fileAssets(g.inputs).find((p) => !fs.existsSync(p));
+        if (missing !== undefined) this.fail({ ...base, op: old ? "update" : "create" }, new ProviderError(`failed to compute asset hash: open ${missing}: no such file or directory`));
         const keep = (id: string, outputs: Obj, inputs: Obj): StateResource => ({
             urn: g.urn, type: g.type, name: g.name, custom: g.custom, id, inputs, outputs, parent: g.parent,
             dependencies: g.dependencies, propertyDependencies: g.propertyDependencies, ignoreChanges: g.ignoreChanges, retainOnDelete: g.retainOnDelete,
@@ -196,8 +215,10 @@ export class Deployment {
         const d = providerDiff(g, inputs, old);
         // applyReplaceOnChanges: a changed path under a replaceOnChanges path replaces.
         const roc = d.diffs.filter((p) => g.replaceOnChanges.some((r) => underPattern(p, r)));
-        const replaceKeys = [...new Set([...d.replaceKeys, ...roc])];
-        if (d.diffs.length === 0) {
+        // `pulumi up --replace <urn>`: replaced whatever the diff says (step_generator.go isTargetedReplace).
+        const targeted = this.replaceTargets.includes(g.urn) ? ["(--replace)"] : [];
+        const replaceKeys = [...new Set([...d.replaceKeys, ...roc, ...targeted])];
+        if (d.diffs.length === 0 && targeted.length === 0) {
             // SameStep: old outputs, new (substituted) inputs.
             this.record({ ...base, op: "same" });
             this.put({ ...keep(old.id, old.outputs, inputs) }, old);

@@ -31,6 +31,28 @@ export interface UpOptions {
     encryptionByDefault?: boolean;
     /** The image this run builds fails its verification. */
     brokenImages?: boolean;
+    /** The machine running `pulumi up` (its own tarball cache folder); default "laptop". */
+    machine?: string;
+    /** `pulumi up --replace` these URNs. */
+    replace?: string[];
+    /** Run another version of the package (packageCopy). */
+    programRoot?: string;
+}
+
+/** The tarball cache of a machine (build-tarball.sh writes there). */
+export const machineDir = (machine: string) => path.join(work, `machine-${machine}`);
+
+/**
+ * A copy of the package (src/, program/, provision/) changed by `edit`: another release of arch-ami.
+ * node_modules is shared, so the copy runs against the same SDK and mocks.
+ */
+export function packageCopy(edit: (root: string) => void): string {
+    const root = fs.mkdtempSync(path.join(work, "pkg-"));
+    for (const d of ["src", "program", "provision"]) fs.cpSync(path.join(repo, d), path.join(root, d), { recursive: true });
+    for (const f of ["package.json", "tsconfig.json"]) fs.copyFileSync(path.join(repo, f), path.join(root, f));
+    fs.symlinkSync(fs.realpathSync(path.join(repo, "node_modules")), path.join(root, "node_modules"));
+    edit(root);
+    return root;
 }
 
 /** At most this many program runs at once (2 cores, shared). */
@@ -62,7 +84,9 @@ async function runUp(o: UpOptions): Promise<Up> {
             ...process.env,
             PULUMI_CONFIG: JSON.stringify(o.config ?? {}),
             ARCH_AMI_TEST_STACK: o.stack ?? "dev",
-            ARCH_AMI_TEST_TARBALL_DIR: path.join(work, "tarballs"),
+            ARCH_AMI_TEST_TARBALL_DIR: machineDir(o.machine ?? "laptop"),
+            ARCH_AMI_TEST_REPLACE: JSON.stringify(o.replace ?? []),
+            ARCH_AMI_TEST_PROGRAM_ROOT: o.programRoot ?? "",
             ARCH_AMI_TEST_ENGINE_IN: o.from ? input : "",
             ARCH_AMI_TEST_ENGINE_OUT: output,
             ARCH_AMI_TEST_EBS_DEFAULT_ENCRYPTION: o.encryptionByDefault ? "1" : "",

@@ -142,6 +142,14 @@ export function create(w: WorldState, urn: string, type: string, name: string, i
             setInstanceState(w, String(inputs.instanceId), String(inputs.state));
             w.objects[id] = { type, id, state: "available", attrs: outputs };
             break;
+        case "aws:ec2/volumeAttachment:VolumeAttachment": {
+            // AttachVolume: a volume attached to another instance is refused with VolumeInUse (EC2 API
+            // AttachVolume errors; ec2_volume_attachment.go resourceVolumeAttachmentCreate returns it).
+            const inUse = Object.values(w.objects).find((o) => o.type === type && o.state === "available" && o.attrs.volumeId === inputs.volumeId);
+            if (inUse) throw new ProviderError(`attaching EBS Volume (${String(inputs.volumeId)}): VolumeInUse: attached to ${String(inUse.attrs.instanceId)}`);
+            w.objects[id] = { type, id, state: "available", attrs: outputs };
+            break;
+        }
         default:
             w.objects[id] = { type, id, state: "available", attrs: outputs };
     }
