@@ -69,6 +69,14 @@ const builderReplaced = first.then((f) => {
 const solo = up({ config: cfg({ regions: "[]" }) });
 const soloFailed = solo.then((s) => up({ config: cfg({ regions: "[]", ...REBUILD }), from: s.checkpoint, brokenImages: true }));
 
+// In-place changes: the AMI's description; the builder's placement within a finished build.
+const described = first.then((f) => up({ config: cfg({ description: "Arch for the platform team" }), from: f.checkpoint }));
+const placed = first.then((f) =>
+    up({ config: cfg({ instanceType: "m6i.large", subnetId: "subnet-other", associatePublicIp: "false", builderAmi: "ami-0newerdebian" }), from: f.checkpoint }),
+);
+// retainImages, then destroy.
+const retained = up({ config: cfg({ retainImages: "true", regions: "[]", sharing: "{}" }) });
+
 const ok = (u: Up) => assert.equal(u.failure, undefined, `the up failed: ${u.failure}`);
 /** The AMI consumers are offered: the `amiId` stack output. */
 const amiId = (c: Checkpoint) => String(c.outputs.amiId);
@@ -193,6 +201,32 @@ describe("lifecycle: re-registration (boot mode, TPM)", () => {
     });
 });
 
+describe("lifecycle: a new description", () => {
+    it("updates the AMI in place: no new AMI, build or check", async () => {
+        const [f, u] = await Promise.all([first, described]);
+        ok(u);
+        assert.deepEqual(changes(u).map((s) => `${s.op} ${s.type} ${(s.diffs ?? []).join(",")}`), [`update ${AMI} description`]);
+        assert.equal(amiId(u.checkpoint), amiId(f.checkpoint));
+    });
+});
+
+describe("lifecycle: builder placement changes within a finished build", () => {
+    it("replaces nothing in the build, never starts the stopped builder, keeps AMI and SSM", async () => {
+        const [f, u] = await Promise.all([first, placed]);
+        ok(u);
+        const ours = new Set(ofType(f.checkpoint, AMI).map((a) => a.id));
+        const builders = ofType(f.checkpoint, "aws:ec2/instance:Instance").filter((i) => !ours.has(String(plain(i.inputs).ami)));
+        assert.equal(builders.length, 1);
+        for (const type of [SNAPSHOT, "aws:ebs/volume:Volume", "aws:ec2/volumeAttachment:VolumeAttachment", "command:remote:CopyToRemote", AMI, COPY, LAUNCH, VOLUME_PERMISSION, SSM]) {
+            assert.deepEqual(stepsOf(u, type).filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn}`), [], type);
+        }
+        assert.equal(u.steps.find((s) => s.urn === builders[0].urn)?.op, "same", "the builder is neither updated (stop/modify/start) nor replaced");
+        assert.equal(u.checkpoint.world.objects[builders[0].id].state, "stopped");
+        assert.deepEqual(remoteRunsOf(u).filter((r) => r.instanceId === builders[0].id), []);
+        assert.equal(amiId(u.checkpoint), amiId(f.checkpoint));
+    });
+});
+
 describe("lifecycle: a failed verification", () => {
     it("stops the up: the previous AMI, copies, shares and SSM values are untouched, amiId still names it, nothing is deleted", async () => {
         const [f, x] = await Promise.all([first, failed]);
@@ -256,6 +290,12 @@ describe("lifecycle: refresh, then up", () => {
             if (inst && !ours.has(String(plain(inst.inputs).ami))) assert.equal(s.op, "same", `builder ${s.urn}`);
         }
         assert.deepEqual(remoteRunsOf(r).filter((x) => x.instanceState !== "running"), []);
+        // What does change: the test instance powered itself off and AWS terminated it, so the refresh dropped
+        // it; the up launches a new one from the current AMI and runs the check there again. Nothing else.
+        for (const s of changes(r)) {
+            if (s.type === "aws:ec2/instance:Instance") assert.equal(plain(stateOf(r.checkpoint, s.urn)!.inputs).ami, amiId(f.checkpoint), s.urn);
+            else assert.equal(s.type, "command:remote:Command", `${s.op} ${s.urn}`);
+        }
         assert.equal(amiId(r.checkpoint), amiId(f.checkpoint));
         assert.equal(ssmValue(r.checkpoint, PARAM), amiId(f.checkpoint));
     });
@@ -335,5 +375,15 @@ describe("lifecycle: destroy", () => {
         for (const type of [COPY, LAUNCH, SSM]) for (const s of stepsOf(d, type)) assert.ok(before(d, s, amiDelete), `${s.name} before the AMI`);
         for (const s of stepsOf(d, SNAPSHOT)) assert.ok(before(d, amiDelete, s), "the AMI before its snapshot");
         assert.deepEqual(instancesFrom(d.checkpoint, id).filter((i) => i.state !== "terminated"), []);
+    });
+    it("with retainImages leaves the AMI and its snapshot in the account, and nothing else", async () => {
+        const r = await retained;
+        ok(r);
+        const d = destroy(r.checkpoint);
+        const kept = Object.values(d.checkpoint.world.objects).filter((o) => o.state === "available").map((o) => o.type).sort();
+        assert.deepEqual(
+            kept.filter((t) => !t.startsWith("command:") && !t.startsWith("tls:") && !t.startsWith("arch-ami:")),
+            [AMI, SNAPSHOT].sort(),
+        );
     });
 });
