@@ -9,6 +9,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Checkpoint, Step } from "./engine/engine";
+import { FORCE_NEW, bridgeIgnores, engineIgnore } from "./engine/rules";
 import { Up, alive, before, changes, destroy, instancesFrom, machineDir, ofType, packageCopy, plain, refreshed, remoteRunsOf, ssmValue, stepsOf, up, verificationOf } from "./engine/run";
 
 const AMI = "aws:ec2/ami:Ami";
@@ -385,5 +386,37 @@ describe("lifecycle: destroy", () => {
             kept.filter((t) => !t.startsWith("command:") && !t.startsWith("tls:") && !t.startsWith("arch-ami:")),
             [AMI, SNAPSHOT].sort(),
         );
+    });
+});
+
+// The oracle's own rules, checked on the cases their upstream sources describe.
+describe("engine model: rules as upstream states them", () => {
+    it("ignoreChanges resets nested paths to the old input, deletes what the old inputs lack, and honours [*] (properties_path.go reset)", () => {
+        assert.deepEqual(engineIgnore({ a: { b: 2, c: 3 } }, { a: { b: 1 } }, ["a.b"]), { a: { b: 1, c: 3 } });
+        assert.deepEqual(engineIgnore({ a: { b: 2, c: 3 } }, { a: { b: 1 } }, ["a.c"]), { a: { b: 2 } });
+        assert.deepEqual(engineIgnore({ l: [{ x: 2, y: 1 }, { x: 3 }] }, { l: [{ x: 0 }, { x: 0 }] }, ["l[*].x"]), { l: [{ x: 0, y: 1 }, { x: 0 }] });
+        assert.deepEqual(engineIgnore({ z: 1, k: 2 }, { k: 2 }, ["z"]), { k: 2 });
+    });
+    it("the bridge matches ignore paths as exact strings or prefixes: [*] matches nothing (diff.go computeIgnoreChanges, instance_diff.go processIgnoreChanges)", () => {
+        for (const ig of ["ebsBlockDevices[0].encrypted", "ebsBlockDevices[0]", "ebsBlockDevices"]) assert.ok(bridgeIgnores("ebsBlockDevices[0].encrypted", [ig]), ig);
+        assert.ok(!bridgeIgnores("ebsBlockDevices[0].encrypted", ["ebsBlockDevices[*].encrypted"]));
+        assert.ok(!bridgeIgnores("ebsBlockDevicesX", ["ebsBlockDevices"]));
+    });
+    it("refresh writes read-back values only into input keys that exist (schema.go ExtractInputsFromOutputs, isRefresh)", () => {
+        const c: Checkpoint = {
+            outputs: {},
+            world: { encryptionByDefault: false, defaultKmsKeyId: "", objects: { "i-1": { type: "aws:ec2/instance:Instance", id: "i-1", state: "stopped", attrs: {} } }, parameters: {}, remoteRuns: [], seq: 0 },
+            resources: [
+                { urn: "u", type: "aws:ec2/instance:Instance", name: "i", custom: true, id: "i-1", inputs: { associatePublicIpAddress: true, ami: "ami-1" }, outputs: { associatePublicIpAddress: true, ami: "ami-1", publicIp: "198.51.100.1" }, dependencies: [], propertyDependencies: {}, ignoreChanges: [], retainOnDelete: false },
+            ],
+        };
+        const r = refreshed(c).resources[0];
+        assert.deepEqual(r.inputs, { associatePublicIpAddress: false, ami: "ami-1" }, "a stopped instance reads back associatePublicIpAddress false (#33775), no new input keys");
+        assert.equal(r.outputs.publicIp, "");
+        c.world.objects["i-1"].state = "terminated";
+        assert.deepEqual(refreshed(c).resources, [], "a terminated instance is NotFound: dropped from state");
+    });
+    it("every ForceNew table names its source", () => {
+        for (const [type, t] of Object.entries(FORCE_NEW)) assert.match(t.source, /\.go\b/, type);
     });
 });
