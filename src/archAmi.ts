@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ArchAmiArgs } from "./args";
 import { ArchAmiBuild } from "./build/archAmiBuild";
-import { buildHash, buildName, provisionDir, registrationSuffix, verifyScript } from "./buildConfig";
+import { buildHash, buildName, registrationSuffix } from "./identity";
+import { provisionDir, verifyScript } from "./render";
 import { ArchAmiImage } from "./image/archAmiImage";
 import { publishParameters } from "./image/ssm";
 import { checkDefinition } from "./image/verify";

@@ -44,13 +44,13 @@ export type BootstrapMethod = (typeof BootstrapMethod)[keyof typeof BootstrapMet
 
 /** Encryption of the image's volume, snapshot and AMI. */
 export interface EncryptionArgs {
-    /** KMS key ARN in the home region. Default: the AWS-managed key `aws/ebs`, which cannot be shared with other accounts. */
+    /** KMS key ARN in the home region. Default: the account's default EBS key (the AWS-managed `aws/ebs` unless the account set another), and an AWS-managed key cannot be shared with other accounts (checked before anything is built). */
     kmsKeyId?: string;
 }
 
 /** A copy of the AMI in another region. */
 export interface RegionCopyArgs {
-    /** The region, e.g. `eu-central-1` (not the home region). Required. */
+    /** The region, e.g. `eu-central-1`: enabled for the account and not the home region (checked before anything is built). Required. */
     region: string;
     /** KMS key in that region to encrypt the copy with. Default: encrypted with `aws/ebs` there when `encryption` is set, else unencrypted. */
     kmsKeyId?: string;
@@ -64,7 +64,7 @@ export interface SharingArgs {
     organizationArns?: string[];
     /** AWS Organizations organizational unit ARNs (`arn:aws:organizations::<account>:ou/o-…/ou-…`). Default: none. */
     organizationalUnitArns?: string[];
-    /** Make the AMI and its copies public (launchable by every AWS account). Needs `acknowledgePublic` and no `encryption`. Default: `false`. */
+    /** Make the AMI and its copies public (launchable by every AWS account). Needs `acknowledgePublic`, no `encryption` and no EBS encryption by default in the home region (checked before anything is built). Default: `false`. */
     public?: boolean;
     /** Must be `true` together with `public: true`: confirms that everyone may launch the image and read everything in it. Default: `false`. */
     acknowledgePublic?: boolean;
@@ -120,7 +120,7 @@ export interface ArchAmiArgs {
     bootMode?: BootMode;
     /** Register the AMI with NitroTPM 2.0 (needs bootMode `uefi` or `uefi-preferred`). Default: `false`. */
     tpmSupport?: boolean;
-    /** Encrypt the target volume, its snapshot and the AMI (with the AWS-managed key unless `kmsKeyId` is given). Part of the build: changing it builds again. Default: not encrypted. */
+    /** Encrypt the target volume, its snapshot and the AMI (with the account's default EBS key unless `kmsKeyId` is given). Part of the build: changing it builds again. Default: not encrypted, unless the account has EBS encryption by default. */
     encryption?: EncryptionArgs;
     /** Copy the AMI to these regions (`aws.ec2.AmiCopy`, through the same provider and credentials). Default: none. */
     regions?: RegionCopyArgs[];
@@ -130,9 +130,9 @@ export interface ArchAmiArgs {
     deprecationTime?: string;
     /** Publish the AMI id in this SSM parameter (data type `aws:ec2:image`) in the home region and every copy's region, e.g. `/images/arch/latest`. Default: none. */
     ssmParameterName?: string;
-    /** Launch a test instance from the new AMI, log in as `defaultUser` and run `provision/verify.sh` before `amiId` resolves; the instance is stopped afterwards. Default: `true`. */
+    /** Launch a test instance from the new AMI, log in as `defaultUser` and run `provision/verify.sh` before `amiId` resolves and before the AMI is copied, shared or published; on success the instance powers itself off and AWS terminates it. Default: `true`. */
     verify?: boolean;
-    /** Keep superseded AMIs and their snapshots in the account (Packer's behaviour) instead of deregistering and deleting them when a new build or registration replaces them; `pulumi destroy` then also leaves the current ones. Default: `false`. */
+    /** Keep superseded AMIs, their copies, launch permissions and snapshots in the account (Packer's behaviour) instead of deregistering and deleting them when a new build or registration replaces them; `pulumi destroy` then also leaves the current ones. Default: `false`. */
     retainImages?: boolean;
     /** Kernel package: `linux` or `linux-lts`. Default: `linux`. */
     kernel?: Kernel;

@@ -3,7 +3,7 @@
 // (`ready`), so a refusal leaves nothing behind.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { Settings } from "./settings";
+import { Settings } from "./settings/types";
 
 /** What the account and region tell before anything is built. */
 export interface Preflight {

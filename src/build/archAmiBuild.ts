@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { TARGET_DEVICE, renderConfig, REMOTE } from "../buildConfig";
-import { Settings } from "../settings";
+import { TARGET_DEVICE, renderConfig, REMOTE } from "../render";
+import { Settings } from "../settings/types";
 import { createBuilder } from "./builder";
 import { createHostKey } from "./hostKey";
 import { provisionVolume } from "./provision";

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as tls from "@pulumi/tls";
-import { TARGET_DEVICE } from "../buildConfig";
-import { EncryptionSettings } from "../settings";
+import { TARGET_DEVICE } from "../render";
+import { EncryptionSettings } from "../settings/types";
 
 /** Owner of the official Debian AMIs. */
 export const DEBIAN_OWNER = "136693071363";

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { provisionCommand } from "../buildConfig";
+import { provisionCommand } from "../render";
 
 export interface ProvisionInputs {
     buildName: string;

@@ -2,9 +2,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ImageSettings } from "../settings";
+import { ImageSettings } from "../settings/types";
 import { BootstrapMethod } from "../args";
-import { tarballEnvironment } from "../buildConfig";
+import { tarballEnvironment } from "../render";
 
 /** What build-tarball.sh reports on its last line of output. */
 export interface TarballInfo {

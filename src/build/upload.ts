@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { REMOTE, localPackageRemotePath } from "../buildConfig";
+import { REMOTE, localPackageRemotePath } from "../render";
 
 export interface UploadInputs {
     buildName: string;

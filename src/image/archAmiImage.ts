@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { amiNameFor } from "../buildConfig";
-import { Settings } from "../settings";
+import { CheckDefinition, amiNameFor } from "../identity";
+import { Settings } from "../settings/types";
 import { registerImage } from "./ami";
 import { DistributedImage, distribute } from "./distribute";
-import { CheckDefinition, verifyImage } from "./verify";
+import { verifyImage } from "./verify";
 
 /** What one registration needs from the component. */
 export interface ImageRegistrationInputs {

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { amiNameFor } from "../buildConfig";
-import { DistributionSettings, EncryptionSettings } from "../settings";
+import { amiNameFor } from "../identity";
+import { DistributionSettings, EncryptionSettings } from "../settings/types";
 
 /** One image of a registration: the home AMI or a copy, with its id (after the check) and root snapshot. */
 export interface DistributedImage {

@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as tls from "@pulumi/tls";
-import { EncryptionSettings } from "../settings";
+import { CheckDefinition, checkId } from "../identity";
+import { EncryptionSettings } from "../settings/types";
 
 /** The smallest current Nitro type: NVMe, ENA, UEFI, as most instances launched from the image. */
 export const VERIFY_INSTANCE_TYPE = "t3.nano";
@@ -71,20 +71,6 @@ function userData(template: string, hostKey: tls.PrivateKey): pulumi.Output<stri
     );
 }
 
-/** Everything that defines the check, as deployed (only the instance id and the host key are filled in later). */
-export interface CheckDefinition {
-    /** `verifyCommand()` with the instance id placeholder: verify.sh, its arguments and the whole wrapper. */
-    command: string;
-    /** `userDataTemplate()`: the test instance's user data with placeholders for the host key. */
-    userData: string;
-    instanceType: string;
-    extraGiB: number;
-    defaultUser: string;
-    encryption: EncryptionSettings;
-    connection: { associatePublicIp: boolean; dialErrorLimit: number; perDialTimeout: number };
-    shutdownBehavior: string;
-}
-
 export function checkDefinition(script: string, args: string[], defaultUser: string, encryption: EncryptionSettings, associatePublicIp: boolean): CheckDefinition {
     return {
         command: verifyCommand(script, args),
@@ -96,11 +82,6 @@ export function checkDefinition(script: string, args: string[], defaultUser: str
         connection: { associatePublicIp, ...VERIFY_CONNECTION },
         shutdownBehavior: "terminate",
     };
-}
-
-/** The check's identity: 12 hex of everything in its definition. A changed check is a new test instance and a new run. */
-export function checkId(def: CheckDefinition): string {
-    return createHash("sha256").update(JSON.stringify(def)).digest("hex").slice(0, 12);
 }
 
 export interface VerifyInputs {

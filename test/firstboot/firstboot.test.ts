@@ -14,7 +14,7 @@ import { Bus, Firmware } from "../boot/qemu";
 import { localHostname } from "./imds";
 import { DISK_BYTES, KeyPair, Launch, SSH_TIMEOUT, cloudInitSeconds, facts, instance, keyPair, launch } from "./firstboot";
 import { Vm } from "./vm";
-import { verifyScript } from "../../src/buildConfig";
+import { verifyScript } from "../../src/render";
 import { TEST_IMAGE_HOSTNAME } from "../image/testImage";
 import { verifyCommand } from "../../src/image/verify";
 import { TEST_KERNEL_PARAMETER, TEST_SERVICE_MARKER } from "../image/customization";

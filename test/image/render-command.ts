@@ -9,7 +9,7 @@
 // --customize full is the customized test image (files, scripts, a service, a kernel parameter, the local
 // and the "AUR" packages); failing-script has a second script that fails (exit 7).
 import { parseArgs } from "node:util";
-import { REMOTE, TARGET_DEVICE, provisionCommand, provisionDir, renderConfig } from "../../src/buildConfig";
+import { REMOTE, TARGET_DEVICE, provisionCommand, provisionDir, renderConfig } from "../../src/render";
 import { scriptsLanding } from "../../src/build/upload";
 import { resolveSettings } from "../../src/settings";
 import { ArchAmiArgs } from "../../src/args";

@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { installMocks, registered, settle } from "../unit/harness";
 import { copyToRemote, freshBuilder, materialize } from "../lib/copyToRemote";
-import { REMOTE, localPackageRemotePath } from "../../src/buildConfig";
+import { REMOTE, localPackageRemotePath } from "../../src/render";
 
 const { values } = parseArgs({ options: { tarball: { type: "string" }, into: { type: "string" }, "local-package": { type: "string" } } });
 if (!values.tarball || !values.into) {

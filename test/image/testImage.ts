@@ -42,10 +42,12 @@ function filesBelow(dir: string): string[] {
 
 /**
  * The component's files that render the config and command line (render-command.ts runs resolveSettings and
- * renderConfig, which import the other top-level modules) and that decide the uploads (stage-uploads.ts).
+ * renderConfig, which import the other top-level modules and src/settings/) and that decide the uploads
+ * (stage-uploads.ts).
  */
 const RENDERING = [
     ...fs.readdirSync(path.join(repo, "src")).filter((f) => f.endsWith(".ts")).map((f) => path.join(repo, "src", f)),
+    ...fs.readdirSync(path.join(repo, "src/settings")).filter((f) => f.endsWith(".ts")).map((f) => path.join(repo, "src/settings", f)),
     path.join(repo, "src/build/upload.ts"),
 ];
 

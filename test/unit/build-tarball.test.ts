@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { DEFAULTS, resolveSettings } from "../../src/settings";
-import { tarballEnvironment } from "../../src/buildConfig";
+import { tarballEnvironment } from "../../src/render";
 
 const repo = path.resolve(__dirname, "../..");
 const script = path.join(repo, "provision/build-tarball.sh");

@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { BASE_ARGS, installMocks, registered, settle, unwrapSecret, value } from "./harness";
-import { INSTANCE_ID_PLACEHOLDER, checkDefinition, checkId } from "../../src/image/verify";
+import { checkId } from "../../src/identity";
+import { INSTANCE_ID_PLACEHOLDER, checkDefinition } from "../../src/image/verify";
 
 installMocks();
 

@@ -10,9 +10,10 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { BASE_ARGS, byRole, capturedByTypeName, captureOptions, installMocks, optionsByName, registered, settle } from "./harness";
 import { ArchAmiArgs } from "../../src/args";
-import { buildHash, localPackageRemotePath, provisionDir, renderConfig } from "../../src/buildConfig";
+import { buildHash } from "../../src/identity";
+import { localPackageRemotePath, provisionDir, renderConfig } from "../../src/render";
 import { MAX_COMMAND_BYTES, readPathRules } from "../../src/customization";
-import { provisionCommand } from "../../src/buildConfig";
+import { provisionCommand } from "../../src/render";
 import { resolveSettings } from "../../src/settings";
 
 installMocks();

@@ -54,6 +54,12 @@ describe("determinism", () => {
                 // The only difference: the source, which the upload ignores (it never changes within a build).
                 assert.deepEqual({ ...x.inputs, source: null }, { ...y.inputs, source: null });
                 assert.notDeepEqual(x.inputs.source, y.inputs.source);
+                // Here the file; there a placeholder (never the missing path: a FileAsset would be read, and fail,
+                // if the upload ever had to run), whose text provision.sh refuses and which names the fix.
+                const [here, there] = [x.inputs.source as Record<string, unknown>, y.inputs.source as Record<string, unknown>];
+                assert.equal(here.path, tarball);
+                assert.equal(there.path, undefined, `no path on another machine: ${JSON.stringify(there)}`);
+                assert.match(String(there.text), /^arch-ami placeholder: the bootstrap tarball [0-9a-f]{64} is not on the machine that ran this update\.\nRun the tarball command again on this machine: pulumi up --replace 'urn:pulumi:/);
             } else {
                 assert.deepEqual(x.inputs, y.inputs, `${x.name} differs on another machine`);
             }

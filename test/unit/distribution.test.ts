@@ -6,7 +6,7 @@ import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { BASE_ARGS, Registered, capturedByTypeName, captureOptions, installMocks, optionsByName, registered, settle, unwrapSecret, value } from "./harness";
-import { buildHash } from "../../src/buildConfig";
+import { buildHash } from "../../src/identity";
 import { resolveSettings } from "../../src/settings";
 import { ArchAmiArgs } from "../../src/args";
 
@@ -192,6 +192,21 @@ describe("verify: false", () => {
     });
 });
 
+describe("retainImages with copies and sharing", () => {
+    it("keeps the AMI, its copies, launch and create-volume permissions and the snapshot; not the test instance or the SSM parameter", async () => {
+        const { ArchAmi } = await import("../../src");
+        const a = new ArchAmi("kept", { ...BASE_ARGS, retainImages: true, regions: [{ region: "eu-west-1" }], sharing: { accountIds: ["444455556666"] }, ssmParameterName: "/images/kept" });
+        await value(a.amiIds);
+        await settle();
+        const r = registrationOf("kept");
+        const retained = [...capturedByTypeName.entries()].filter(([k, c]) => k.includes("::kept-") && c.retainOnDelete).map(([k]) => k.split("::")[1]).sort();
+        assert.deepEqual(
+            retained.map((n) => n.replace(r, "<r>").replace(/^kept-[0-9a-f]{12}-snapshot$/, "<build>-snapshot")).sort(),
+            ["<r>-ami", "<r>-copy-eu-west-1", "<r>-launch-eu-west-1-account-444455556666", "<r>-launch-home-account-444455556666", "<r>-snapshot-eu-west-1-account-444455556666", "<r>-snapshot-home-account-444455556666", "<build>-snapshot"].sort(),
+        );
+    });
+});
+
 describe("public sharing", () => {
     it("grants group all on every image when acknowledged", async () => {
         const { ArchAmi } = await import("../../src");
@@ -219,7 +234,7 @@ describe("distribution arguments never change the build", () => {
         assert.notEqual(hash({ encryption: { kmsKeyId: KEY } }), hash({ encryption: {} }));
     });
     it("verify.sh is not part of the build hash (nor owned-paths, which only the component's validation reads)", async () => {
-        const { NOT_IN_BUILD } = await import("../../src/buildConfig");
+        const { NOT_IN_BUILD } = await import("../../src/identity");
         assert.deepEqual(NOT_IN_BUILD, ["verify.sh", "owned-paths"]);
     });
 });

@@ -49,7 +49,7 @@ describe("package from a git checkout and from npm pack", { timeout: 600_000 }, 
         const installed = path.join(app, "node_modules/arch-ami");
         assert.ok(fs.existsSync(path.join(installed, "bin/src/index.js")));
         // The built code finds provision/ from its own location inside node_modules.
-        assert.equal(node(`process.stdout.write(require(${JSON.stringify(path.join(installed, "bin/src/buildConfig.js"))}).provisionDir())`, app), path.join(installed, "provision"));
+        assert.equal(node(`process.stdout.write(require(${JSON.stringify(path.join(installed, "bin/src/render.js"))}).provisionDir())`, app), path.join(installed, "provision"));
         // What cmd/run-plugin does: require the package, find its components, host them with dirname = package.
         const schema = JSON.parse(
             node(

@@ -5,7 +5,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { buildHash, provisionDir } from "../../src/buildConfig";
+import { buildHash } from "../../src/identity";
+import { provisionDir } from "../../src/render";
 import { resolveSettings } from "../../src/settings";
 import { ArchAmiArgs } from "../../src/args";
 
@@ -85,6 +86,15 @@ describe("build hash", () => {
         fs.writeFileSync(path.join(copy, "new-helper.sh"), "true\n");
         assert.notEqual(hashOf({}, copy), h1);
     });
+
+    it("does not change with verify.sh (the check has its own identity) or owned-paths (only validation reads it)", () => {
+        const copy = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-prov-"));
+        fs.cpSync(provisionDir(), copy, { recursive: true });
+        fs.appendFileSync(path.join(copy, "verify.sh"), "\n# changed\n");
+        assert.equal(hashOf({}, copy), h0, "a new verify.sh re-checks the AMI, it does not rebuild it");
+        fs.appendFileSync(path.join(copy, "owned-paths"), "\n# changed\n");
+        assert.equal(hashOf({}, copy), h0);
+    });
 });
 
 describe("AMI name", () => {
@@ -102,26 +112,43 @@ describe("AMI name", () => {
 
 describe("AMI name and retained images", () => {
     it("differs for a new snapshot with identical arguments (destroy then up, a reverted change), so a retained AMI never blocks it", async () => {
-        const { amiNameFor } = await import("../../src/buildConfig");
+        const { amiNameFor } = await import("../../src/identity");
         assert.notEqual(amiNameFor("arch", "abc", "snap-1"), amiNameFor("arch", "abc", "snap-2"));
         assert.equal(amiNameFor("arch", "abc", "snap-1"), amiNameFor("arch", "abc", "snap-1"));
         assert.match(amiNameFor("arch", "abc", "snap-1"), /^arch-[0-9a-f]{12}$/);
     });
-    it("the build hash covers the component code that makes a build (src/build/, buildConfig)", async () => {
-        const { buildCodeDigest } = await import("../../src/buildConfig");
+    it("the build hash changes with the component code that makes a build, not with the registration's", () => {
         const src = path.resolve(__dirname, "../../src");
-        const d = buildCodeDigest();
-        assert.equal(buildCodeDigest(src, "buildConfig.ts"), d);
         const copy = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-src-"));
         fs.cpSync(src, copy, { recursive: true });
-        assert.equal(buildCodeDigest(copy, "buildConfig.ts"), d);
+        const settings = resolveSettings("arch", base);
+        const h = buildHash(settings, provisionDir(), copy);
+        assert.equal(buildHash(settings, provisionDir(), src), h, "the same code, the same hash");
+        fs.appendFileSync(path.join(copy, "image/archAmiImage.ts"), "\n// changed\n");
+        assert.equal(buildHash(settings, provisionDir(), copy), h, "registration code is not part of the build");
+        fs.appendFileSync(path.join(copy, "build/provision.ts"), "\n// changed\n");
+        assert.notEqual(buildHash(settings, provisionDir(), copy), h, "a changed build stage is a new build");
+    });
+    it("the build hash covers the component code that makes a build (src/build/, the identities, the rendering)", async () => {
+        const { buildCodeDigest } = await import("../../src/identity");
+        const src = path.resolve(__dirname, "../../src");
+        const d = buildCodeDigest();
+        assert.equal(buildCodeDigest(src, ".ts"), d);
+        const copy = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-src-"));
+        fs.cpSync(src, copy, { recursive: true });
+        assert.equal(buildCodeDigest(copy, ".ts"), d);
         fs.appendFileSync(path.join(copy, "build/builder.ts"), "\n// changed\n");
-        const d1 = buildCodeDigest(copy, "buildConfig.ts");
+        const d1 = buildCodeDigest(copy, ".ts");
         assert.notEqual(d1, d);
-        fs.appendFileSync(path.join(copy, "buildConfig.ts"), "\n// changed\n");
-        const d2 = buildCodeDigest(copy, "buildConfig.ts");
-        assert.notEqual(d2, d1);
+        fs.appendFileSync(path.join(copy, "render.ts"), "\n// changed\n");
+        const d2 = buildCodeDigest(copy, ".ts");
+        assert.notEqual(d2, d1, "the rendering of the config and the command is part of the build");
+        fs.appendFileSync(path.join(copy, "identity.ts"), "\n// changed\n");
+        const d3 = buildCodeDigest(copy, ".ts");
+        assert.notEqual(d3, d2, "the build hash's own code is part of the build");
         fs.appendFileSync(path.join(copy, "image/ami.ts"), "\n// changed\n");
-        assert.equal(buildCodeDigest(copy, "buildConfig.ts"), d2, "registration code is not part of the build");
+        fs.appendFileSync(path.join(copy, "image/verify.ts"), "\n// changed\n");
+        fs.appendFileSync(path.join(copy, "settings/distribution.ts"), "\n// changed\n");
+        assert.equal(buildCodeDigest(copy, ".ts"), d3, "registration, check and distribution code is not part of the build");
     });
 });

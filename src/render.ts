@@ -1,8 +1,10 @@
-import { createHash } from "node:crypto";
+// How a build is laid out and rendered on the builder: where the package's scripts are, where things land
+// on the builder, the config provision.sh reads, the tarball script's environment and the provisioning
+// command line. Part of the code that makes a build (identity.ts buildCodeDigest).
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BootstrapMethod } from "./args";
-import { ImageSettings, Settings } from "./settings";
+import { ImageSettings } from "./settings/types";
 
 /** Folder of the provisioning scripts shipped with the package (`provision/`). */
 export function provisionDir(): string {
@@ -17,95 +19,10 @@ export function provisionDir(): string {
     throw new Error(`arch-ami: provision/provision.sh not found above ${__dirname}; the package is incomplete`);
 }
 
-/** Every file below `dir` as a sorted list of paths relative to it. */
-function listFiles(dir: string, prefix = ""): string[] {
-    return fs
-        .readdirSync(path.join(dir, prefix), { withFileTypes: true })
-        .flatMap((e) => {
-            const rel = path.posix.join(prefix, e.name);
-            return e.isDirectory() ? listFiles(dir, rel) : [rel];
-        })
-        .sort();
-}
-
-const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
-
-/**
- * The build hash: every image-affecting setting and the content of every provisioning script. Equal hash
- * means an equal image; a new hash means a new build (a new chain of builder resources) and a new AMI.
- * Registration settings (boot mode, TPM, description, name) are not in it: they re-register the AMI from
- * the same snapshot (`registrationSuffix`).
- */
-export function buildHash(settings: Settings, scriptsDir: string = provisionDir()): string {
-    const scripts = Object.fromEntries(
-        listFiles(scriptsDir)
-            .filter((f) => !NOT_IN_BUILD.includes(f))
-            .map((f) => [f, sha256(fs.readFileSync(path.join(scriptsDir, f)))]),
-    );
-    const canonical = JSON.stringify({
-        image: Object.fromEntries(Object.entries(settings.image).sort(([a], [b]) => a.localeCompare(b))),
-        // The volume's encryption: the snapshot and the AMI take it from the volume.
-        ...(settings.encryption.enabled ? { encryption: settings.encryption } : {}),
-        scripts,
-        code: buildCodeDigest(),
-    });
-    return sha256(canonical);
-}
-
-/**
- * The component code that shapes a build's resources, as it runs (src/build/ and this file, compiled or
- * not). A package upgrade that changes how a build is made is a new build: changed inputs inside a
- * finished build would re-run its provisioning against the stopped builder, or restart the builder.
- */
-export function buildCodeDigest(srcDir: string = __dirname, self: string = path.basename(__filename)): string {
-    const dir = path.join(srcDir, "build");
-    const code = (f: string) => /\.(js|ts)$/.test(f) && !f.endsWith(".d.ts");
-    const files = [path.join(srcDir, self), ...fs.readdirSync(dir).filter(code).map((f) => path.join(dir, f))];
-    return sha256(
-        files
-            .map((f) => `${path.relative(srcDir, f)} ${sha256(fs.readFileSync(f))}`)
-            .sort()
-            .join("\n"),
-    );
-}
-
-/**
- * Files of provision/ that do not shape the image: the post-registration check (it has its own identity)
- * and the path rules the component validates `files` with.
- */
-export const NOT_IN_BUILD = ["verify.sh", "owned-paths"];
 
 /** The verification script shipped with the package. */
 export function verifyScript(scriptsDir: string = provisionDir()): string {
     return fs.readFileSync(path.join(scriptsDir, "verify.sh"), "utf8");
-}
-
-/** Length of the build-hash prefix in the names of a build's resources (`<name>-<hash12>-builder`). */
-export const BUILD_NAME_HASH_LENGTH = 12;
-
-/** Name of one build: the component's name and the build hash, so every build has its own URNs. */
-export function buildName(resourceName: string, hash: string): string {
-    return `${resourceName}-${hash.slice(0, BUILD_NAME_HASH_LENGTH)}`;
-}
-
-/**
- * The AMI name's suffix: unique per stack and stable across `up`s. It covers the project, the stack and
- * the component's name (two stacks or two components with the same arguments never register the same
- * name; AMI names are unique per account and region), the build hash and every property that makes EC2
- * register a new AMI (boot mode, TPM), so a re-registration is created under a new name before the old
- * AMI is deregistered. Description is updated in place and not part of it.
- */
-export function registrationSuffix(
-    stack: { project: string; stack: string; resourceName: string },
-    hash: string,
-    registration: { bootMode: string; tpmSupport: boolean },
-): string {
-    return sha256(JSON.stringify([stack.project, stack.stack, stack.resourceName, hash, registration.bootMode, registration.tpmSupport])).slice(0, 12);
-}
-
-/** The AMI name: `<prefix>-<12 hex>` from the registration suffix and the snapshot it is registered from. */
-export function amiNameFor(prefix: string, suffix: string, snapshotId: string): string {
-    return `${prefix}-${sha256(`${suffix} ${snapshotId}`).slice(0, 12)}`;
 }
 
 /**
