@@ -22,6 +22,19 @@ export interface CapturedOptions {
     deleteBeforeReplace: boolean;
     retainOnDelete: boolean;
     replacementTrigger: boolean;
+    /** A custom resource (a provider CRUDs it) or a component. */
+    custom?: boolean;
+    /** `dependsOn` plus every resource whose output feeds an input, as engine URNs (the SDK sends them all). */
+    dependencies?: string[];
+    /** Per input property: the engine URNs of the resources its value came from. */
+    propertyDependencies?: Record<string, string[]>;
+    /** `replaceOnChanges` paths (pulumi/pulumi step_generator.go applyReplaceOnChanges). */
+    replaceOnChanges?: string[];
+    /** The `deleteBeforeReplace` option as the engine receives it: unset (undefined) lets the provider decide
+     * (pulumi/pulumi step_generator.go: `if goal.DeleteBeforeReplace != nil`). */
+    deleteBeforeReplaceOption?: boolean;
+    /** `customTimeouts` as sent (empty strings: not set). */
+    customTimeouts?: { create: string; update: string; delete: string };
 }
 
 export interface MockOptions {
@@ -48,6 +61,10 @@ export interface MockOptions {
     delayMs?: (type: string) => number;
     /** Called when a resource creation starts/ends (benchmark timeline). */
     onEvent?: (event: "start" | "end", r: Registered, at: number) => void;
+    /** The engine model (test/unit/engine/): given what AWS answers to a create (these mocks' outputs) and
+     * the engine's view of the registration, returns what the program receives (old outputs for an
+     * unchanged resource, read-back values, …) or throws as a failed step does. */
+    engine?: (args: pulumi.runtime.MockResourceArgs, created: { id: string; state: Record<string, unknown> }, view: CapturedOptions) => Promise<{ id: string; state: Record<string, unknown> }>;
 }
 
 export const registered: Registered[] = [];
@@ -117,7 +134,10 @@ export function installMocks(o: MockOptions = {}): void {
                 }
                 o.onEvent?.("end", r, Date.now() - start);
                 const id = args.type === "aws:ebs/volume:Volume" ? `vol-${digest(args.name).slice(0, 17)}` : `${args.name}-id`;
-                return { id, state: outputsFor(args.type, args.name, args.inputs, o) };
+                const created = { id, state: outputsFor(args.type, args.name, args.inputs, o) };
+                const view = capturedByTypeName.get(`${args.type}::${args.name}`);
+                if (o.engine && view) return o.engine(args, created, view);
+                return created;
             },
             call: (args: pulumi.runtime.MockCallArgs) => {
                 switch (args.token) {
@@ -176,6 +196,12 @@ type RegisterRequest = {
     getDeletebeforereplace(): boolean;
     getRetainondelete(): boolean;
     hasReplacementTrigger?(): boolean;
+    getCustom(): boolean;
+    getDependenciesList(): string[];
+    getPropertydependenciesMap(): { forEach(cb: (v: { getUrnsList(): string[] }, k: string) => void): void };
+    getReplaceonchangesList(): string[];
+    getDeletebeforereplacedefined(): boolean;
+    getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
 };
 type MockMonitorLike = {
     newUrn(parent: string, type: string, name: string): string;
@@ -206,8 +232,26 @@ function captureEngineView(stack: string): void {
             deleteBeforeReplace: req.getDeletebeforereplace(),
             retainOnDelete: req.getRetainondelete(),
             replacementTrigger: req.hasReplacementTrigger?.() ?? false,
+            ...engineView(req, (u) => urnByMockUrn.get(u) ?? u),
         });
         return register(req, cb);
+    };
+}
+
+/** The rest of what the engine receives in a RegisterResourceRequest, dependencies as engine URNs. */
+function engineView(req: RegisterRequest, toEngine: (mockUrn: string) => string): Partial<CapturedOptions> {
+    const propertyDependencies: Record<string, string[]> = {};
+    req.getPropertydependenciesMap().forEach((v, k) => {
+        propertyDependencies[k] = v.getUrnsList().map(toEngine).sort();
+    });
+    const t = req.getCustomtimeouts();
+    return {
+        custom: req.getCustom(),
+        dependencies: [...new Set(req.getDependenciesList().map(toEngine))].sort(),
+        propertyDependencies,
+        replaceOnChanges: [...req.getReplaceonchangesList()].sort(),
+        deleteBeforeReplaceOption: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
+        customTimeouts: t ? { create: t.getCreate(), update: t.getUpdate(), delete: t.getDelete() } : undefined,
     };
 }
 

@@ -1,292 +1,422 @@
-// The lifecycle on the real engine, encoded: each scenario runs the default program twice under mocks (in
-// separate processes, as two `pulumi up`s), as the engine sees it (engine URNs, inputs, options), then
-// applies the engine's and providers' rules that the mocks do not:
-// - ignoreChanges: the engine substitutes the OLD input for an ignored property before diffing, and a
-//   replacement is created from those substituted inputs (pulumi/pulumi step_generator.go,
-//   processIgnoreChanges), so an ignored property must never differ between two runs that share a URN
-//   unless the difference is harmless forever (a stopped builder's address, a newer Debian AMI);
-// - ForceNew properties replace a resource, create-before-delete by default (terraform-provider-aws);
-// - a remote Command re-runs `create` on any input change it does not ignore (pulumi-command
-//   commandController.go Update), CopyToRemote re-copies on a source hash or path change;
-// - a resource whose URN disappears is deleted after every create has succeeded, dependents first.
-// The mocks answer as AWS does: every new instance has its own address, every tarball command run its
-// own file (test/unit/harness.ts).
+// The lifecycle on the real engine's and providers' rules: each scenario runs the default program as two or
+// more `pulumi up`s (each in its own process, under mocks, through the engine model in test/unit/engine/,
+// the checkpoint of one fed to the next), and asserts the steps the engine takes, their order (the delete
+// schedule included) and what consumers see afterwards (the `amiId` stack output, the SSM parameter's value,
+// what exists in the account). Resources are found by type and by what AWS holds, never by the component's
+// names, hashes or ignore lists.
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { pathToFileURL } from "node:url";
-import { SECRET_SIG } from "./harness";
+import type { Checkpoint, Step } from "./engine/engine";
+import { FORCE_NEW, bridgeIgnores, engineIgnore } from "./engine/rules";
+import { Up, alive, before, changes, destroy, instancesFrom, machineDir, ofType, packageCopy, plain, refreshed, remoteRunsOf, ssmValue, stepsOf, up, verificationOf } from "./engine/run";
 
-const repo = path.resolve(__dirname, "../..");
-const tarballDir = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-lifecycle-"));
+const AMI = "aws:ec2/ami:Ami";
+const COPY = "aws:ec2/amiCopy:AmiCopy";
+const LAUNCH = "aws:ec2/amiLaunchPermission:AmiLaunchPermission";
+const VOLUME_PERMISSION = "aws:ec2/snapshotCreateVolumePermission:SnapshotCreateVolumePermission";
+const SSM = "aws:ssm/parameter:Parameter";
+const SNAPSHOT = "aws:ebs/snapshot:Snapshot";
+const PARAM = "/arch/ami";
+const SHARED_ACCOUNT = "123456789012";
 
-interface EngineResource {
-    urn: string;
-    type: string;
-    name: string;
-    inputs: Record<string, unknown>;
-    ignoreChanges: string[];
-    deleteBeforeReplace: boolean;
-    retainOnDelete: boolean;
-    replacementTrigger: boolean;
-}
-
-/** Properties whose change replaces the resource (read from the providers' schemas/sources). */
-const FORCE_NEW: Record<string, string[]> = {
-    // terraform-provider-aws ec2_instance.go (instanceType: updated by stop/modify/START, see BUILDER_IGNORED)
-    "aws:ec2/instance:Instance": ["ami", "subnetId", "associatePublicIpAddress", "availabilityZone", "keyName", "rootBlockDevice"],
-    "aws:ebs/volume:Volume": ["availabilityZone"],
-    "aws:ec2/volumeAttachment:VolumeAttachment": ["deviceName", "instanceId", "volumeId"],
-    "aws:ebs/snapshot:Snapshot": ["volumeId"],
-    "aws:ec2/ami:Ami": ["name", "bootMode", "tpmSupport", "imdsSupport", "enaSupport", "ebsBlockDevices", "architecture", "virtualizationType", "rootDeviceName"],
-    "aws:ec2/keyPair:KeyPair": ["publicKey"],
-    "aws:ec2/securityGroup:SecurityGroup": ["vpcId", "description"],
-    "tls:index/privateKey:PrivateKey": ["algorithm"],
-    "command:remote:Command": ["triggers"],
-    "command:remote:CopyToRemote": ["triggers"],
-    "command:local:Command": ["triggers"],
-};
-/** Resources that run something on any change they do not ignore (pulumi-command Update runs create again). */
-const RERUNS_ON_CHANGE = new Set(["command:remote:Command", "command:local:Command"]);
-
-interface Run {
-    stack?: string;
-    config?: Record<string, string>;
-    refreshed?: boolean;
-}
-
-function run(r: Run): Map<string, EngineResource> {
-    const config = { "arch-ami:sshIngressCidrs": '["203.0.113.7/32"]', "arch-ami:packages": '["vim"]', ...r.config };
-    const text = execFileSync(
-        process.execPath,
-        ["--import", pathToFileURL(path.join(repo, "node_modules/tsx/dist/loader.mjs")).href, path.join(repo, "test/unit/dump-program.ts")],
-        {
-            cwd: repo,
-            encoding: "utf8",
-            env: {
-                ...process.env,
-                PULUMI_CONFIG: JSON.stringify(config),
-                ARCH_AMI_TEST_STACK: r.stack ?? "dev",
-                ARCH_AMI_TEST_REFRESHED: r.refreshed ? "1" : "",
-                ARCH_AMI_TEST_TARBALL_DIR: tarballDir,
-            },
-        },
+const cfg = (extra: Record<string, string> = {}) =>
+    Object.fromEntries(
+        Object.entries({
+            sshIngressCidrs: '["203.0.113.7/32"]',
+            packages: '["vim"]',
+            ssmParameterName: PARAM,
+            regions: '[{"region":"eu-west-1"}]',
+            sharing: `{"accountIds":["${SHARED_ACCOUNT}"]}`,
+            ...extra,
+        }).map(([k, v]) => [`arch-ami:${k}`, v]),
     );
-    return new Map((JSON.parse(text) as EngineResource[]).map((x) => [x.urn, x]));
-}
+const REBUILD = { packages: '["vim","htop"]' };
+const REREGISTER = { bootMode: "uefi", tpmSupport: "true" };
 
-const unwrap = (v: unknown): unknown => (v && typeof v === "object" && SECRET_SIG in v ? (v as unknown as { value: unknown }).value : v);
-const same = (a: unknown, b: unknown) => JSON.stringify(unwrap(a)) === JSON.stringify(unwrap(b));
+// Scenarios start at once (at most three program runs in parallel) and each test awaits its own.
+const first = up({ config: cfg() });
+const noop = first.then((f) => up({ config: cfg(), from: f.checkpoint }));
+const rebuild = first.then((f) => up({ config: cfg(REBUILD), from: f.checkpoint }));
+const afterRebuild = rebuild.then((r) => up({ config: cfg(REBUILD), from: r.checkpoint }));
+const rereg = first.then((f) => up({ config: cfg(REREGISTER), from: f.checkpoint }));
+const failed = first.then((f) => up({ config: cfg(REBUILD), from: f.checkpoint, brokenImages: true }));
+const fixed = failed.then((f) => up({ config: cfg(REBUILD), from: f.checkpoint }));
+const refreshThenUp = first.then((f) => up({ config: cfg(), from: refreshed(f.checkpoint) }));
+const encrypted = up({ config: cfg({ encryption: "{}", sharing: "{}" }) });
+const encryptedAgain = encrypted.then((e) => up({ config: cfg({ encryption: "{}", sharing: "{}" }), from: e.checkpoint }));
+const byDefault = up({ config: cfg({ sharing: "{}" }), encryptionByDefault: true });
+const byDefaultAgain = byDefault.then((e) => up({ config: cfg({ sharing: "{}" }), from: e.checkpoint }));
+// A second stack in the same account (own SSM parameter name: parameters are per account and region).
+const prod = first.then((f) => up({ config: cfg({ ssmParameterName: "/arch/ami-prod" }), stack: "prod", from: { resources: [], outputs: {}, world: f.checkpoint.world } }));
 
-interface Step {
-    urn: string;
-    type: string;
-    /** Changed inputs the engine sees after substituting ignored ones. */
-    changed: string[];
-    /** Ignored inputs whose new value differs (the new value is dropped, in an update AND a replacement). */
-    ignoredDiffs: string[];
-    replace: boolean;
-    rerun: boolean;
-}
+// A later `up` on another machine: the first machine's tarball is not there.
+const onCi = up({ config: cfg(), machine: "ci-1" });
+const onOtherCi = onCi.then((c) => {
+    fs.rmSync(machineDir("ci-1"), { recursive: true, force: true });
+    return up({ config: cfg(), from: c.checkpoint, machine: "ci-2" });
+});
+// A new release of arch-ami whose build code changed, and one whose verification script changed.
+const upgraded = first.then((f) => up({ config: cfg(), from: f.checkpoint, programRoot: packageCopy((root) => fs.appendFileSync(path.join(root, "src/build/builder.ts"), "\n// a new release\n")) }));
+const newCheck = first.then((f) => up({ config: cfg(), from: f.checkpoint, programRoot: packageCopy((root) => fs.appendFileSync(path.join(root, "provision/verify.sh"), "\n# a stricter check\n")) }));
+// `pulumi up --replace` of the instance the build's volume is attached to.
+const builderReplaced = first.then((f) => {
+    const attachment = ofType(f.checkpoint, "aws:ec2/volumeAttachment:VolumeAttachment")[0];
+    const instance = f.checkpoint.resources.find((r) => r.id === plain(attachment.inputs).instanceId)!;
+    return up({ config: cfg(), from: f.checkpoint, replace: [instance.urn] });
+});
+// Without copies amiIds needs nothing but the AMI: a failed verification must still not publish it.
+const solo = up({ config: cfg({ regions: "[]" }) });
+const soloFailed = solo.then((s) => up({ config: cfg({ regions: "[]", ...REBUILD }), from: s.checkpoint, brokenImages: true }));
 
-/** What a second `up` does to every resource present in both runs. */
-function plan(before: Map<string, EngineResource>, after: Map<string, EngineResource>): Step[] {
-    const steps: Step[] = [];
-    for (const [urn, b] of before) {
-        const a = after.get(urn);
-        if (!a) continue;
-        const keys = new Set([...Object.keys(a.inputs), ...Object.keys(b.inputs)]);
-        const diffs = [...keys].filter((k) => !same(a.inputs[k], b.inputs[k]));
-        const ignoredDiffs = diffs.filter((k) => a.ignoreChanges.includes(k));
-        const changed = diffs.filter((k) => !a.ignoreChanges.includes(k));
-        steps.push({
-            urn,
-            type: a.type,
-            changed,
-            ignoredDiffs,
-            replace: changed.some((k) => (FORCE_NEW[a.type] ?? []).includes(k)),
-            rerun: changed.length > 0 && RERUNS_ON_CHANGE.has(a.type),
-        });
-    }
-    return steps;
-}
+// In-place changes: the AMI's description; the builder's placement within a finished build.
+const described = first.then((f) => up({ config: cfg({ description: "Arch for the platform team" }), from: f.checkpoint }));
+const placed = first.then((f) =>
+    up({ config: cfg({ instanceType: "m6i.large", subnetId: "subnet-other", associatePublicIp: "false", builderAmi: "ami-0newerdebian" }), from: f.checkpoint }),
+);
+// retainImages, then destroy.
+const retained = up({ config: cfg({ retainImages: "true", regions: "[]", sharing: "{}" }) });
 
-const perBuild = (urn: string) => urn.includes("$arch-ami:index:ArchAmiBuild");
-/** The check of one AMI (test instance, its host key, the verify command, the stop): named per AMI and check. */
-const perVerification = (urn: string) => /::[a-z0-9-]+-[0-9a-f]{12}-verify-(host-key|instance|check|stopped)$/.test(urn);
-const shared = (urn: string) => !perBuild(urn) && !perVerification(urn);
-const ofType = (m: Map<string, EngineResource>, type: string) => [...m.values()].filter((r) => r.type === type);
-const one = (m: Map<string, EngineResource>, type: string) => {
-    const all = ofType(m, type);
-    assert.equal(all.length, 1, `one ${type}`);
-    return all[0];
+const ok = (u: Up) => assert.equal(u.failure, undefined, `the up failed: ${u.failure}`);
+/** The AMI consumers are offered: the `amiId` stack output. */
+const amiId = (c: Checkpoint) => String(c.outputs.amiId);
+const step = (u: Up, type: string, pred: (s: Step) => boolean, what: string) => {
+    const s = u.steps.find((x) => x.type === type && pred(x));
+    assert.ok(s, `no step: ${what}`);
+    return s;
 };
-const amiName = (m: Map<string, EngineResource>) => String(one(m, "aws:ec2/ami:Ami").inputs.name);
+const ssmSteps = (u: Up) => stepsOf(u, SSM).filter((s) => s.op !== "same");
+const amisIn = (c: Checkpoint) => ofType(c, AMI).map((r) => r.id);
+const copiesOf = (c: Checkpoint, ami: string) => ofType(c, COPY).filter((r) => plain(r.inputs).sourceAmiId === ami);
+const stateOf = (c: Checkpoint, urn: string) => c.resources.find((r) => r.urn === urn && !r.delete);
+
+/** What consumers may use after a successful up: one verified AMI, named by amiId and every SSM parameter. */
+async function assertConsistent(u: Up): Promise<void> {
+    const c = u.checkpoint;
+    const id = amiId(c);
+    assert.ok(alive(c, id), "amiId names an AMI that exists");
+    assert.equal(ssmValue(c, PARAM), id, "the home SSM parameter names amiId");
+    const copies = copiesOf(c, id);
+    assert.equal(copies.length, 1, "one copy of that AMI (eu-west-1)");
+    assert.equal(ssmValue(c, PARAM, "eu-west-1"), copies[0].id, "the eu-west-1 parameter names the copy");
+    assert.deepEqual(plain(c.outputs.amiIds), { "us-east-1": id, "eu-west-1": copies[0].id });
+}
 
 describe("lifecycle: first up", () => {
-    const first = run({});
-    it("every URN is unique and every per-build name carries the build hash", () => {
-        const hash = String(one(first, "arch-ami:index:ArchAmiBuild").name).split("-").pop()!;
-        assert.match(hash, /^[0-9a-f]{12}$/);
-        for (const r of first.values()) {
-            if (perBuild(r.urn)) assert.ok(r.name.includes(hash), `${r.name} carries the build hash`);
+    it("creates everything once, deletes nothing; the AMI is verified before anyone is offered it", async () => {
+        const f = await first;
+        ok(f);
+        assert.deepEqual([...new Set(f.steps.map((s) => s.op))], ["create"]);
+        await assertConsistent(f);
+        const id = amiId(f.checkpoint);
+        const check = verificationOf(f, id);
+        assert.ok(check, "a command ran successfully on an instance launched from the AMI");
+        // Copies, launch and create-volume permissions, SSM: all wait for the check (their steps depend on it).
+        for (const type of [COPY, LAUNCH, VOLUME_PERMISSION, SSM]) {
+            const steps = stepsOf(f, type, "create");
+            assert.ok(steps.length > 0, type);
+            for (const s of steps) assert.ok(before(f, check, s), `${s.name} waits for the verification`);
         }
     });
-    it("no resource relies on replacementTrigger or triggers", () => {
-        for (const r of first.values()) {
-            assert.equal(r.replacementTrigger, false, r.urn);
-            assert.equal(r.inputs.triggers, undefined, r.urn);
-        }
+    it("shares the snapshot behind every image it shares: the AMI's and the copy's", async () => {
+        const c = (await first).checkpoint;
+        const id = amiId(c);
+        const amiSnap = plain<{ snapshotId: string }[]>(stateOf(c, ofType(c, AMI).find((a) => a.id === id)!.urn)!.outputs.ebsBlockDevices)[0].snapshotId;
+        const copySnap = plain<{ snapshotId: string }[]>(copiesOf(c, id)[0].outputs.ebsBlockDevices)[0].snapshotId;
+        const shared = ofType(c, VOLUME_PERMISSION).map((p) => plain<{ snapshotId: string; accountId: string }>(p.inputs));
+        assert.deepEqual(shared.map((p) => [p.snapshotId, p.accountId]).sort(), [[amiSnap, SHARED_ACCOUNT], [copySnap, SHARED_ACCOUNT]].sort());
+        const launch = ofType(c, LAUNCH).map((p) => plain(p.inputs).imageId).sort();
+        assert.deepEqual(launch, [id, copiesOf(c, id)[0].id].sort());
+    });
+    it("no remote command has a delete step, and every one dialled a running instance", async () => {
+        const f = await first;
+        for (const r of ofType(f.checkpoint, "command:remote:Command")) assert.equal(plain(r.inputs).delete, undefined, r.urn);
+        assert.deepEqual(remoteRunsOf(f).filter((r) => r.instanceState !== "running"), []);
     });
 });
+
+describe("lifecycle: no-op up", () => {
+    it("plans nothing, runs no command, changes no output", async () => {
+        const [f, n] = await Promise.all([first, noop]);
+        ok(n);
+        assert.deepEqual(changes(n).map((s) => `${s.op} ${s.urn}`), []);
+        assert.deepEqual(remoteRunsOf(n), []);
+        assert.deepEqual(n.checkpoint.outputs, f.checkpoint.outputs);
+    });
+});
+
+/** The old image stays until the new one is verified, and consumers move only then. */
+async function assertReplacedAfterVerification(from: Up, u: Up): Promise<void> {
+    ok(u);
+    const oldId = amiId(from.checkpoint);
+    const newId = amiId(u.checkpoint);
+    assert.notEqual(newId, oldId, "a new AMI");
+    await assertConsistent(u);
+    const check = verificationOf(u, newId);
+    assert.ok(check, "the new AMI was verified in this up");
+    // No step removes the old AMI, a copy or a permission while the program runs (no delete-before-replace).
+    for (const type of [AMI, COPY, LAUNCH, VOLUME_PERMISSION]) {
+        assert.deepEqual(stepsOf(u, type, "delete-replaced").map((s) => s.urn), [], `${type}: nothing deleted before its replacement`);
+    }
+    const ssm = ssmSteps(u).filter((s) => !s.op.startsWith("delete"));
+    assert.ok(ssm.length > 0, "the SSM parameters change");
+    for (const s of ssm) assert.ok(before(u, check, s), `${s.name} changes only after the verification`);
+    const oldAmiDelete = step(u, AMI, (s) => s.op === "delete" && from.checkpoint.resources.some((r) => r.urn === s.urn && r.id === oldId), "the old AMI's delete");
+    assert.ok(before(u, check, oldAmiDelete), "the old AMI is deleted after the new one's verification");
+    for (const s of ssm) assert.ok(before(u, s, oldAmiDelete), "... and after the SSM parameters moved");
+    // Dependents first: the old copies and permissions go before the old AMI (ScheduleDeletes).
+    for (const type of [COPY, LAUNCH]) {
+        for (const s of stepsOf(u, type, "delete")) assert.ok(before(u, s, oldAmiDelete) || s.type === COPY, `${s.name} before the old AMI`);
+    }
+    assert.ok(!alive(u.checkpoint, oldId), "the old AMI is deregistered at the end");
+    assert.deepEqual(amisIn(u.checkpoint), [newId]);
+}
 
 describe("lifecycle: rebuild (an image-affecting argument changes)", () => {
-    const before = run({});
-    const after = run({ config: { "arch-ami:packages": '["vim","htop"]' } });
-    const steps = plan(before, after);
-
-    it("creates a complete new build: the per-build URNs of the two runs are disjoint", () => {
-        const b = [...before.keys()].filter(perBuild);
-        const a = [...after.keys()].filter(perBuild);
-        assert.equal(a.length, b.length);
-        assert.equal(a.length, 11, "host key, tarball, builder, volume, attachment, 2 uploads, provision, snapshot, stop, the build");
-        assert.deepEqual(a.filter((u) => before.has(u)), []);
+    it("registers, verifies, copies and shares the new AMI, moves SSM, and only then removes the old one", async () => {
+        await assertReplacedAfterVerification(await first, await rebuild);
     });
-
-    it("keeps the shared URNs (component, keys, key pair, security group, AMI) and checks the new AMI with a new test instance", () => {
-        assert.deepEqual([...after.keys()].filter(shared).sort(), [...before.keys()].filter(shared).sort());
-        const v = (m: Map<string, EngineResource>) => [...m.keys()].filter(perVerification);
-        assert.equal(v(after).length, 4);
-        assert.deepEqual(v(after).filter((u) => before.has(u)), []);
+    it("the new build's commands dial the new builder, never the old (stopped) one", async () => {
+        const r = await rebuild;
+        assert.deepEqual(remoteRunsOf(r).filter((x) => x.instanceState !== "running"), []);
+        const f = await first;
+        const oldInstances = new Set(Object.keys(f.checkpoint.world.objects));
+        assert.deepEqual(remoteRunsOf(r).filter((x) => x.instanceId && oldInstances.has(x.instanceId)).map((x) => x.urn), []);
     });
-
-    it("no URN present in both runs has an ignored property that differs (the old-inputs trap)", () => {
-        for (const s of steps) assert.deepEqual(s.ignoredDiffs, [], s.urn);
-    });
-
-    it("only the AMI is replaced among the shared resources, under a new name (registered before the old is deregistered)", () => {
-        assert.deepEqual(steps.filter((s) => s.replace).map((s) => s.type), ["aws:ec2/ami:Ami"]);
-        assert.notEqual(amiName(after), amiName(before));
-        assert.deepEqual(steps.filter((s) => s.changed.length && s.type !== "aws:ec2/ami:Ami"), []);
-    });
-
-    it("the new build connects to its own new builder and uploads its own tarball file", () => {
-        const builder = ofType(after, "aws:ec2/instance:Instance").find((r) => perBuild(r.urn))!;
-        const oldBuilder = ofType(before, "aws:ec2/instance:Instance").find((r) => perBuild(r.urn))!;
-        const inBuild = (m: Map<string, EngineResource>, type: string) => ofType(m, type).filter((r) => perBuild(r.urn));
-        const hosts = [...inBuild(after, "command:remote:Command"), ...inBuild(after, "command:remote:CopyToRemote")].map(
-            (r) => (unwrap(r.inputs.connection) as { host: string }).host,
-        );
-        const oldHost = (unwrap(inBuild(before, "command:remote:Command")[0].inputs.connection) as { host: string }).host;
-        assert.equal(new Set(hosts).size, 1);
-        assert.notEqual(hosts[0], oldHost, "a new builder has a new address");
-        assert.notEqual(builder.urn, oldBuilder.urn);
-        const upload = ofType(after, "command:remote:CopyToRemote").find((r) => r.name.endsWith("-upload-tarball"))!;
-        const tarball = one(after, "command:local:Command");
-        assert.equal((upload.inputs.source as { path?: string }).path, path.join(tarballDir, tarball.name, "archlinux-bootstrap-2026.11.01-x86_64.tar.zst"), "the upload carries this build's own tarball file");
+    it("the next up is a no-op (read-back of every replaced resource, the SSM value included, matches the program)", async () => {
+        const n = await afterRebuild;
+        ok(n);
+        assert.deepEqual(changes(n).map((s) => `${s.op} ${s.urn} ${(s.diffs ?? []).join(",")}`), []);
     });
 });
 
-describe("lifecycle: re-registration (boot mode, TPM, description)", () => {
-    const before = run({});
-    const after = run({ config: { "arch-ami:bootMode": "uefi", "arch-ami:tpmSupport": "true" } });
-    const steps = plan(before, after);
-
-    it("keeps every build URN and input: no new builder; the new AMI gets its own check", () => {
-        for (const s of steps.filter((x) => perBuild(x.urn))) assert.deepEqual(s.changed, [], s.urn);
-        assert.deepEqual([...after.keys()].filter((u) => !perVerification(u)).sort(), [...before.keys()].filter((u) => !perVerification(u)).sort());
-        assert.deepEqual([...after.keys()].filter((u) => perVerification(u) && before.has(u)), []);
-    });
-
-    it("replaces the AMI under a new name, from the same snapshot", () => {
-        const ami = steps.find((s) => s.type === "aws:ec2/ami:Ami")!;
-        assert.ok(ami.replace);
-        assert.ok(ami.changed.includes("name"));
-        assert.notEqual(amiName(after), amiName(before));
-        const snap = (m: Map<string, EngineResource>) => (one(m, "aws:ec2/ami:Ami").inputs.ebsBlockDevices as { snapshotId: string }[])[0].snapshotId;
-        assert.equal(snap(after), snap(before));
-    });
-
-    it("updates a new description in place (same name, no replacement)", () => {
-        const d = plan(before, run({ config: { "arch-ami:description": "Arch for the platform team" } }));
-        const ami = d.find((s) => s.type === "aws:ec2/ami:Ami")!;
-        assert.deepEqual(ami.changed, ["description"]);
-        assert.equal(ami.replace, false);
-        assert.deepEqual(d.filter((s) => s.changed.length && s.type !== "aws:ec2/ami:Ami"), []);
+describe("lifecycle: re-registration (boot mode, TPM)", () => {
+    it("a new AMI from the same snapshot, no new build; the old one removed after the new one is verified", async () => {
+        const [f, r] = await Promise.all([first, rereg]);
+        await assertReplacedAfterVerification(f, r);
+        assert.deepEqual(stepsOf(r, SNAPSHOT).filter((s) => s.op !== "same").map((s) => s.urn), [], "no new snapshot");
+        assert.deepEqual(stepsOf(r, "aws:ebs/volume:Volume").filter((s) => s.op !== "same").map((s) => s.urn), [], "no new volume");
+        const snap = (c: Checkpoint) => plain<{ snapshotId: string }[]>(ofType(c, AMI)[0].inputs.ebsBlockDevices)[0].snapshotId;
+        assert.equal(snap(r.checkpoint), snap(f.checkpoint));
     });
 });
 
-describe("lifecycle: builder settings change within a build", () => {
-    const before = run({});
-    const after = run({
-        config: {
-            "arch-ami:instanceType": "m6i.large",
-            "arch-ami:subnetId": "subnet-other",
-            "arch-ami:associatePublicIp": "false",
-            "arch-ami:builderAmi": "ami-0newerdebian",
-        },
+describe("lifecycle: a new description", () => {
+    it("updates the AMI in place: no new AMI, build or check", async () => {
+        const [f, u] = await Promise.all([first, described]);
+        ok(u);
+        assert.deepEqual(changes(u).map((s) => `${s.op} ${s.type} ${(s.diffs ?? []).join(",")}`), [`update ${AMI} description`]);
+        assert.equal(amiId(u.checkpoint), amiId(f.checkpoint));
     });
-    it("replaces nothing, re-runs nothing and never starts the stopped builder: builder placement is fixed per build", () => {
-        for (const s of plan(before, after)) {
-            assert.deepEqual(s.changed, [], s.urn);
+});
+
+describe("lifecycle: builder placement changes within a finished build", () => {
+    it("replaces nothing in the build, never starts the stopped builder, keeps AMI and SSM", async () => {
+        const [f, u] = await Promise.all([first, placed]);
+        ok(u);
+        const ours = new Set(ofType(f.checkpoint, AMI).map((a) => a.id));
+        const builders = ofType(f.checkpoint, "aws:ec2/instance:Instance").filter((i) => !ours.has(String(plain(i.inputs).ami)));
+        assert.equal(builders.length, 1);
+        for (const type of [SNAPSHOT, "aws:ebs/volume:Volume", "aws:ec2/volumeAttachment:VolumeAttachment", "command:remote:CopyToRemote", AMI, COPY, LAUNCH, VOLUME_PERMISSION, SSM]) {
+            assert.deepEqual(stepsOf(u, type).filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn}`), [], type);
         }
-        const instances = plan(before, after).filter((s) => s.type === "aws:ec2/instance:Instance");
-        const builder = instances.find((s) => perBuild(s.urn))!;
-        assert.deepEqual(builder.ignoredDiffs.sort(), ["ami", "associatePublicIpAddress", "instanceType", "subnetId"]);
-        const tester = instances.find((s) => perVerification(s.urn))!;
-        assert.deepEqual(tester.ignoredDiffs.sort(), ["associatePublicIpAddress", "subnetId"]);
+        assert.equal(u.steps.find((s) => s.urn === builders[0].urn)?.op, "same", "the builder is neither updated (stop/modify/start) nor replaced");
+        assert.equal(u.checkpoint.world.objects[builders[0].id].state, "stopped");
+        assert.deepEqual(remoteRunsOf(u).filter((r) => r.instanceId === builders[0].id), []);
+        assert.equal(amiId(u.checkpoint), amiId(f.checkpoint));
     });
 });
 
-describe("lifecycle: refresh of the stopped builder, then up", () => {
-    const before = run({});
-    const after = run({ refreshed: true });
-    it("the drift (no public address, associatePublicIpAddress read back false) causes no replacement and no re-run", () => {
-        const steps = plan(before, after);
-        for (const s of steps) {
-            assert.equal(s.replace, false, s.urn);
-            assert.equal(s.rerun, false, s.urn);
-            assert.deepEqual(s.changed, [], s.urn);
+describe("lifecycle: a failed verification", () => {
+    it("stops the up: the previous AMI, copies, shares and SSM values are untouched, amiId still names it, nothing is deleted", async () => {
+        const [f, x] = await Promise.all([first, failed]);
+        assert.ok(x.failure, "the up fails");
+        const oldId = amiId(f.checkpoint);
+        assert.equal(amiId(x.checkpoint), oldId, "amiId still names the previous AMI");
+        assert.deepEqual(x.steps.filter((s) => s.op === "delete" || s.op === "delete-replaced").map((s) => s.urn), []);
+        assert.ok(alive(x.checkpoint, oldId));
+        assert.equal(ssmValue(x.checkpoint, PARAM), oldId);
+        const oldCopy = copiesOf(f.checkpoint, oldId)[0].id;
+        assert.ok(alive(x.checkpoint, oldCopy));
+        assert.equal(ssmValue(x.checkpoint, PARAM, "eu-west-1"), oldCopy);
+        for (const type of [LAUNCH, VOLUME_PERMISSION]) {
+            for (const p of ofType(f.checkpoint, type)) assert.ok(alive(x.checkpoint, p.id), `${type} ${p.urn} kept`);
         }
-        // The provider diffs config against refreshed state; the bridge drops ignored paths from that diff.
-        for (const i of ofType(after, "aws:ec2/instance:Instance")) assert.ok(i.ignoreChanges.includes("associatePublicIpAddress"), i.urn);
-        const drifted = steps.filter((s) => s.ignoredDiffs.length).map((s) => `${s.type} ${s.ignoredDiffs.join(",")}`).sort();
-        assert.deepEqual(drifted, [
-            "command:remote:Command connection", // provisioning
-            "command:remote:Command connection", // verification
-            "command:remote:CopyToRemote connection",
-            "command:remote:CopyToRemote connection",
-        ]);
+        // Nothing was offered the unverified AMI.
+        const unverified = ofType(x.checkpoint, AMI).map((a) => a.id).filter((id) => id !== oldId);
+        for (const type of [COPY, LAUNCH, SSM]) {
+            for (const r of ofType(x.checkpoint, type)) assert.ok(!unverified.includes(String(plain(r.inputs).sourceAmiId ?? plain(r.inputs).imageId ?? plain(r.inputs).insecureValue)), r.urn);
+        }
     });
-    it("an attachment that must be replaced is deleted first (no VolumeInUse)", () => {
-        assert.equal(one(after, "aws:ec2/volumeAttachment:VolumeAttachment").deleteBeforeReplace, true);
+    it("the next up (image fixed) verifies, moves consumers and removes both the previous and the failed AMI", async () => {
+        const [x, y] = await Promise.all([failed, fixed]);
+        ok(y);
+        await assertConsistent(y);
+        assert.ok(verificationOf(y, amiId(y.checkpoint)));
+        assert.deepEqual(amisIn(y.checkpoint), [amiId(y.checkpoint)]);
+        for (const id of ofType(x.checkpoint, AMI).map((a) => a.id)) if (id !== amiId(y.checkpoint)) assert.ok(!alive(y.checkpoint, id), `${id} removed`);
     });
 });
 
-describe("lifecycle: a second stack with identical arguments", () => {
-    const dev = run({ stack: "dev" });
-    const prod = run({ stack: "prod" });
-    it("builds the same image (same build hash) but registers another AMI name", () => {
-        assert.equal(one(dev, "arch-ami:index:ArchAmiBuild").name, one(prod, "arch-ami:index:ArchAmiBuild").name);
-        assert.notEqual(amiName(dev), amiName(prod));
-        assert.match(amiName(dev), /^arch-[0-9a-f]{12}$/);
+describe("lifecycle: encrypted images are stable", () => {
+    it("encryption: the AMI reads back encrypted, and the next up plans no change", async () => {
+        const [e, n] = await Promise.all([encrypted, encryptedAgain]);
+        ok(e);
+        const devices = plain<{ encrypted: boolean }[]>(ofType(e.checkpoint, AMI)[0].outputs.ebsBlockDevices);
+        assert.equal(devices[0].encrypted, true, "DescribeImages reports the encrypted snapshot");
+        ok(n);
+        assert.deepEqual(changes(n).map((s) => `${s.op} ${s.urn} ${(s.diffs ?? []).join(",")}`), []);
     });
-    it("the AMI name is stable across ups of one stack", () => {
-        assert.equal(amiName(run({ stack: "dev" })), amiName(dev));
+    it("EBS encryption by default: the next up plans no change either", async () => {
+        const [e, n] = await Promise.all([byDefault, byDefaultAgain]);
+        ok(e);
+        assert.equal(plain<{ encrypted: boolean }[]>(ofType(e.checkpoint, AMI)[0].outputs.ebsBlockDevices)[0].encrypted, true);
+        ok(n);
+        assert.deepEqual(changes(n).map((s) => `${s.op} ${s.urn} ${(s.diffs ?? []).join(",")}`), []);
+    });
+});
+
+describe("lifecycle: refresh, then up", () => {
+    it("replaces no AMI, copy, permission, SSM parameter or build resource, and dials no stopped or missing instance", async () => {
+        const [f, r] = await Promise.all([first, refreshThenUp]);
+        ok(r);
+        for (const type of [AMI, COPY, LAUNCH, VOLUME_PERMISSION, SSM, SNAPSHOT, "aws:ebs/volume:Volume", "aws:ec2/volumeAttachment:VolumeAttachment", "command:remote:CopyToRemote"]) {
+            assert.deepEqual(stepsOf(r, type).filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn}`), [], type);
+        }
+        // The builder (an instance no AMI of ours launched) is neither replaced nor restarted.
+        const ours = new Set(ofType(f.checkpoint, AMI).map((a) => a.id));
+        for (const s of stepsOf(r, "aws:ec2/instance:Instance")) {
+            const inst = stateOf(f.checkpoint, s.urn);
+            if (inst && !ours.has(String(plain(inst.inputs).ami))) assert.equal(s.op, "same", `builder ${s.urn}`);
+        }
+        assert.deepEqual(remoteRunsOf(r).filter((x) => x.instanceState !== "running"), []);
+        // What does change: the test instance powered itself off and AWS terminated it, so the refresh dropped
+        // it; the up launches a new one from the current AMI and runs the check there again. Nothing else.
+        for (const s of changes(r)) {
+            if (s.type === "aws:ec2/instance:Instance") assert.equal(plain(stateOf(r.checkpoint, s.urn)!.inputs).ami, amiId(f.checkpoint), s.urn);
+            else assert.equal(s.type, "command:remote:Command", `${s.op} ${s.urn}`);
+        }
+        assert.equal(amiId(r.checkpoint), amiId(f.checkpoint));
+        assert.equal(ssmValue(r.checkpoint, PARAM), amiId(f.checkpoint));
+    });
+});
+
+describe("lifecycle: a second stack in the same account", () => {
+    it("registers its own AMI (AMI names are unique per account and region) without touching the first stack's", async () => {
+        const [f, p] = await Promise.all([first, prod]);
+        ok(p);
+        assert.notEqual(amiId(p.checkpoint), amiId(f.checkpoint));
+        assert.ok(alive(p.checkpoint, amiId(f.checkpoint)));
+        assert.equal(ssmValue(p.checkpoint, PARAM), amiId(f.checkpoint));
+    });
+});
+
+describe("lifecycle: a failed verification without copies", () => {
+    it("leaves amiIds (and amiId) on the previous AMI", async () => {
+        const [s, x] = await Promise.all([solo, soloFailed]);
+        ok(s);
+        assert.ok(x.failure);
+        assert.deepEqual(x.checkpoint.outputs.amiIds, s.checkpoint.outputs.amiIds);
+        assert.equal(amiId(x.checkpoint), amiId(s.checkpoint));
+    });
+});
+
+describe("lifecycle: a later up on another machine", () => {
+    it("plans nothing and reads no tarball (the first machine's file is not there)", async () => {
+        const [a, b] = await Promise.all([onCi, onOtherCi]);
+        ok(a);
+        ok(b);
+        assert.deepEqual(changes(b).map((s) => `${s.op} ${s.urn}`), []);
+        assert.deepEqual(remoteRunsOf(b), []);
+    });
+});
+
+describe("lifecycle: upgrading arch-ami", () => {
+    it("a release whose build code changed builds again (never re-runs a finished build's steps on its stopped builder)", async () => {
+        const [f, u] = await Promise.all([first, upgraded]);
+        await assertReplacedAfterVerification(f, u);
+        assert.equal(stepsOf(u, SNAPSHOT, "create").length, 1, "a new snapshot");
+        const oldObjects = new Set(Object.keys(f.checkpoint.world.objects));
+        assert.deepEqual(remoteRunsOf(u).filter((r) => r.instanceId && oldObjects.has(r.instanceId)).map((r) => r.urn), []);
+    });
+    it("a release whose verification changed runs the new check on the current AMI, without a new build or AMI", async () => {
+        const [f, u] = await Promise.all([first, newCheck]);
+        ok(u);
+        const id = amiId(f.checkpoint);
+        assert.equal(amiId(u.checkpoint), id);
+        for (const type of [SNAPSHOT, "aws:ebs/volume:Volume", AMI, COPY, LAUNCH, VOLUME_PERMISSION, SSM]) {
+            assert.deepEqual(stepsOf(u, type).filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn}`), [], type);
+        }
+        assert.ok(verificationOf(u, id), "the new check ran on an instance launched from the current AMI");
+    });
+});
+
+describe("lifecycle: pulumi up --replace of the builder", () => {
+    it("detaches the volume before attaching it to the new instance (AttachVolume refuses a volume in use)", async () => {
+        const u = await builderReplaced;
+        ok(u);
+        const att = stepsOf(u, "aws:ec2/volumeAttachment:VolumeAttachment");
+        const del = att.find((s) => s.op === "delete-replaced");
+        const make = att.find((s) => s.op === "create-replacement");
+        assert.ok(del && make && del.seq < make.seq, "old attachment deleted, then the new one created");
     });
 });
 
 describe("lifecycle: destroy", () => {
-    const all = run({});
-    it("retains nothing by default; with retainImages only the AMI and the snapshot", () => {
-        assert.deepEqual([...all.values()].filter((r) => r.retainOnDelete), []);
-        const kept = [...run({ config: { "arch-ami:retainImages": "true" } }).values()].filter((r) => r.retainOnDelete).map((r) => r.type).sort();
-        assert.deepEqual(kept, ["aws:ebs/snapshot:Snapshot", "aws:ec2/ami:Ami"]);
+    it("deletes everything, dependents first, without dialling any host", async () => {
+        const f = await first;
+        const d = destroy(f.checkpoint);
+        assert.deepEqual(d.checkpoint.resources, []);
+        assert.deepEqual(remoteRunsOf(d), []);
+        const id = amiId(f.checkpoint);
+        assert.ok(!alive(d.checkpoint, id));
+        assert.equal(ssmValue(d.checkpoint, PARAM), undefined);
+        const amiDelete = step(d, AMI, () => true, "AMI delete");
+        for (const type of [COPY, LAUNCH, SSM]) for (const s of stepsOf(d, type)) assert.ok(before(d, s, amiDelete), `${s.name} before the AMI`);
+        for (const s of stepsOf(d, SNAPSHOT)) assert.ok(before(d, amiDelete, s), "the AMI before its snapshot");
+        assert.deepEqual(instancesFrom(d.checkpoint, id).filter((i) => i.state !== "terminated"), []);
     });
-    it("no remote command has a delete step, so removing a build never dials its stopped builder", () => {
-        for (const r of ofType(all, "command:remote:Command")) assert.equal(r.inputs.delete, undefined);
+    it("with retainImages leaves the AMI and its snapshot in the account, and nothing else", async () => {
+        const r = await retained;
+        ok(r);
+        const d = destroy(r.checkpoint);
+        const kept = Object.values(d.checkpoint.world.objects).filter((o) => o.state === "available").map((o) => o.type).sort();
+        assert.deepEqual(
+            kept.filter((t) => !t.startsWith("command:") && !t.startsWith("tls:") && !t.startsWith("arch-ami:")),
+            [AMI, SNAPSHOT].sort(),
+        );
+    });
+});
+
+// The oracle's own rules, checked on the cases their upstream sources describe.
+describe("engine model: rules as upstream states them", () => {
+    it("ignoreChanges resets nested paths to the old input, deletes what the old inputs lack, and honours [*] (properties_path.go reset)", () => {
+        assert.deepEqual(engineIgnore({ a: { b: 2, c: 3 } }, { a: { b: 1 } }, ["a.b"]), { a: { b: 1, c: 3 } });
+        assert.deepEqual(engineIgnore({ a: { b: 2, c: 3 } }, { a: { b: 1 } }, ["a.c"]), { a: { b: 2 } });
+        assert.deepEqual(engineIgnore({ l: [{ x: 2, y: 1 }, { x: 3 }] }, { l: [{ x: 0 }, { x: 0 }] }, ["l[*].x"]), { l: [{ x: 0, y: 1 }, { x: 0 }] });
+        assert.deepEqual(engineIgnore({ z: 1, k: 2 }, { k: 2 }, ["z"]), { k: 2 });
+    });
+    it("the bridge matches ignore paths as exact strings or prefixes: [*] matches nothing (diff.go computeIgnoreChanges, instance_diff.go processIgnoreChanges)", () => {
+        for (const ig of ["ebsBlockDevices[0].encrypted", "ebsBlockDevices[0]", "ebsBlockDevices"]) assert.ok(bridgeIgnores("ebsBlockDevices[0].encrypted", [ig]), ig);
+        assert.ok(!bridgeIgnores("ebsBlockDevices[0].encrypted", ["ebsBlockDevices[*].encrypted"]));
+        assert.ok(!bridgeIgnores("ebsBlockDevicesX", ["ebsBlockDevices"]));
+    });
+    it("refresh writes read-back values only into input keys that exist (schema.go ExtractInputsFromOutputs, isRefresh)", () => {
+        const c: Checkpoint = {
+            outputs: {},
+            world: { encryptionByDefault: false, defaultKmsKeyId: "", objects: { "i-1": { type: "aws:ec2/instance:Instance", id: "i-1", state: "stopped", attrs: {} } }, parameters: {}, remoteRuns: [], seq: 0 },
+            resources: [
+                { urn: "u", type: "aws:ec2/instance:Instance", name: "i", custom: true, id: "i-1", inputs: { associatePublicIpAddress: true, ami: "ami-1" }, outputs: { associatePublicIpAddress: true, ami: "ami-1", publicIp: "198.51.100.1" }, dependencies: [], propertyDependencies: {}, ignoreChanges: [], retainOnDelete: false },
+            ],
+        };
+        const r = refreshed(c).resources[0];
+        assert.deepEqual(r.inputs, { associatePublicIpAddress: false, ami: "ami-1" }, "a stopped instance reads back associatePublicIpAddress false (#33775), no new input keys");
+        assert.equal(r.outputs.publicIp, "");
+        c.world.objects["i-1"].state = "terminated";
+        assert.deepEqual(refreshed(c).resources, [], "a terminated instance is NotFound: dropped from state");
+    });
+    it("every ForceNew table names its source", () => {
+        for (const [type, t] of Object.entries(FORCE_NEW)) assert.match(t.source, /\.go\b/, type);
     });
 });
