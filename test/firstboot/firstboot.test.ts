@@ -74,12 +74,13 @@ function proveCloudInit(f: Map<string, string>, vm: Vm): void {
     assert.deepEqual(gets.filter((r) => !r.token || r.status === 401), [], "every GET carried a valid token (IMDSv2 only)");
 }
 
-/** The metadata service as the guest reaches it: a token over IPv4, none with X-Forwarded-For. */
+/** The metadata service as the guest reaches it: a token over IPv4 and IPv6, none with X-Forwarded-For. */
 function proveGuestImds(f: Map<string, string>): void {
     const lines = section(f, "imds-guest");
     console.log(`metadata service from the guest: ${lines.replace(/\n/g, "; ")}`);
     assert.match(lines, /^ipv4 200$/m, "a token PUT from the guest gets a token");
     assert.match(lines, /^ipv4-xff 403$/m, "a token PUT from the guest with X-Forwarded-For gets 403");
+    assert.match(lines, /^ipv6 200$/m, "the IPv6 endpoint [fd00:ec2::254] gives the guest a token");
 }
 
 function proveSystem(f: Map<string, string>): void {
@@ -187,7 +188,7 @@ function proveDns(f: Map<string, string>, vm: Vm): void {
     assert.match(section(f, "dns-query"), new RegExp(`^${TEST_DNS_NAME}: ${addr}\\b`), "resolved's answer is the test DNS server's");
     assert.match(section(f, "dns-getent"), new RegExp(`^${addr}\\s+STREAM ${TEST_DNS_NAME}`, "m"), "NSS (getent, as verify.sh) gets it");
     assert.equal(section(f, "dns-stub"), `rcode 0 answers 1 last ${TEST_DNS_ADDRESS}`, "a plain DNS query to the stub at 127.0.0.53 gets it");
-    assert.match(section(f, "dns-nxdomain"), /Non-existent domain|NXDOMAIN/i, "a name the server does not know does not resolve");
+    assert.match(section(f, "dns-nxdomain"), /^nonexistent\.arch-ami-test\.example: Name '.*' not found$/m, "a name the server does not know does not resolve");
     assert.match(section(f, "dns-nxdomain"), /^exit [1-9]/m);
     const stats = section(f, "resolved-stats");
     const total = Number(/Total Transactions:\s*(\d+)/.exec(stats)?.[1]);

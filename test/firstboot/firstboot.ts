@@ -122,7 +122,7 @@ r = s.recv(512)
 print("rcode", r[3] & 15, "answers", struct.unpack("!H", r[6:8])[0], "last", ".".join(map(str, r[-4:])))
 PY
 sec dns-nxdomain; resolvectl query --legend=no nonexistent.${TEST_DNS_NAME} 2>&1; echo "exit $?"
-sec resolved-stats; resolvectl statistics 2>&1
+sec resolved-stats; sudo resolvectl statistics 2>&1
 sec imds-guest; python3 - <<'PY' 2>&1
 import urllib.request, urllib.error
 def put(host, extra):
