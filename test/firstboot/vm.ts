@@ -2,10 +2,11 @@
 // carries 169.254.169.254 and fd00:ec2::254 (the test metadata service, IMDSv2 only), 169.254.169.123
 // (SNTP, standing in for Amazon Time Sync) and, on 127.0.0.1 / ::1, the test DNS server. QEMU's user
 // networking gives the guest DHCP and NATs its connections to those addresses like to any other host
-// address; its DNS address (announced by DHCP) forwards to the nameserver of /etc/resolv.conf as the QEMU
-// process sees it (libslirp, get_dns_addr_resolv_conf), and `ip netns exec` bind-mounts
-// /etc/netns/<netns>/resolv.conf over /etc/resolv.conf (iproute2, ip/ipnetns.c, bind_etc), so that file
-// names 127.0.0.1 and the guest's DNS queries reach the test DNS server and nothing else; SMBIOS says "Amazon EC2" with an ec2… system UUID and the
+// address. Its DNS address (announced by DHCP) forwards to the first nameserver of /etc/resolv.conf as the
+// QEMU process sees it (libslirp src/socket.c sotranslate_out4 -> src/slirp.c get_dns_addr_resolv_conf),
+// and `ip netns exec` bind-mounts /etc/netns/<netns>/resolv.conf over /etc/resolv.conf (iproute2
+// lib/namespace.c, netns_switch -> bind_etc): that file names 127.0.0.1, so the guest's DNS queries reach
+// the test DNS server and nothing else. SMBIOS says "Amazon EC2" with an ec2… system UUID and the
 // instance id as chassis asset tag, as a Nitro instance's does, so the image's own cloud-init configuration
 // (datasource_list: [ Ec2, None ]) picks Ec2 with no test file in the image. The guest's port 22 is
 // forwarded to 127.0.0.1:2222 in the namespace; ssh runs there too. The serial log is kept.
