@@ -11,7 +11,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { skipUnlessCapable, testImage } from "../image/testImage";
 import { Bus, Firmware } from "../boot/qemu";
-import { localHostname } from "./imds";
+import { AttachedImage, sh } from "../image/attach";
+import { TEST_DNS_ADDRESS, TEST_DNS_NAME, localHostname } from "./imds";
 import { DISK_BYTES, KeyPair, Launch, SSH_TIMEOUT, cloudInitSeconds, facts, instance, keyPair, launch } from "./firstboot";
 import { Vm } from "./vm";
 import { verifyScript } from "../../src/render";
@@ -59,7 +60,11 @@ function proveCloudInit(f: Map<string, string>, vm: Vm): void {
     assert.equal(status.status, "done", `cloud-init status: ${section(f, "cloud-init-status")}`);
     assert.deepEqual(status.errors, [], "no cloud-init errors");
     assert.deepEqual(status.recoverable_errors, {}, `no recoverable errors; warnings in cloud-init.log:\n${f.get("cloud-init-warnings")}`);
-    assert.match(section(f, "datasource"), /^DataSourceEc2(Local)?: DataSourceEc2/, "the Ec2 datasource was selected");
+    // cloud-init's stages.py (_write_to_cache) writes "<class name>: <str(ds)>", and DataSource.__str__ is the
+    // class name (cloudinit/sources/__init__.py). DataSourceEc2Local (DataSourceEc2.py) is the Ec2 datasource
+    // of the init-local stage: it only answers when the platform is AWS (cloud_name "aws", from SMBIOS),
+    // brings up ephemeral DHCP itself and renders the network config from the metadata before networking.
+    assert.equal(section(f, "datasource"), "DataSourceEc2Local: DataSourceEc2Local", "the Ec2 datasource was selected in the init-local stage");
     assert.equal(section(f, "instance-id"), vm.o.instance.instanceId);
     assert.ok(Number(section(f, "imdsv2")) > 0, "cloud-init fetched an IMDSv2 token");
     const reqs = vm.requests().filter((r) => r.method !== "NTP");
@@ -69,21 +74,59 @@ function proveCloudInit(f: Map<string, string>, vm: Vm): void {
     assert.deepEqual(gets.filter((r) => !r.token || r.status === 401), [], "every GET carried a valid token (IMDSv2 only)");
 }
 
+/** The metadata service as the guest reaches it: a token over IPv4 and IPv6, none with X-Forwarded-For. */
+function proveGuestImds(f: Map<string, string>): void {
+    const lines = section(f, "imds-guest");
+    console.log(`metadata service from the guest: ${lines.replace(/\n/g, "; ")}`);
+    assert.match(lines, /^ipv4 200$/m, "a token PUT from the guest gets a token");
+    assert.match(lines, /^ipv4-xff 403$/m, "a token PUT from the guest with X-Forwarded-For gets 403");
+    assert.match(lines, /^ipv6 200$/m, "the IPv6 endpoint [fd00:ec2::254] gives the guest a token");
+}
+
 function proveSystem(f: Map<string, string>): void {
     assert.equal(section(f, "is-system-running"), "running", `failed units:\n${f.get("failed-units")}`);
     assert.match(section(f, "sudo"), /sudo-ok/, "sudo -n true works for arch");
 }
 
-function proveGrown(f: Map<string, string>, fstype: string): void {
-    assert.equal(section(f, "root-fstype"), fstype);
+/** What the image file says before any boot: its root filesystem's UUID, type and size. */
+interface ImageRoot {
+    uuid: string;
+    fstype: string;
+    bytes: number;
+}
+
+/** Reads the root filesystem (partition 3) of an image file, mounted read-only on this machine. */
+function imageRoot(image: string): ImageRoot {
+    const img = new AttachedImage(image);
+    try {
+        const bytes = Number(sh("df", ["-B1", "--output=size", img.root]).split("\n")[1].trim());
+        return { uuid: img.blkid(3, "UUID"), fstype: img.blkid(3, "TYPE"), bytes };
+    } finally {
+        img.detach();
+    }
+}
+
+/**
+ * The root, as the guest sees it: the image's filesystem (same UUID, read-write) on the device of the bus
+ * it was attached to, grown by cloud-init (growpart + resize) from the size it has in the image file to
+ * the enlarged volume.
+ */
+function proveRoot(f: Map<string, string>, vm: Vm, image: ImageRoot): void {
+    const [source, uuid, fstype, options] = section(f, "root-mount").split(/\s+/);
+    assert.equal(source, vm.o.bus === Bus.Nvme ? "/dev/nvme0n1p3" : "/dev/vda3", "/ is partition 3 of the instance's disk");
+    assert.equal(uuid, image.uuid, "/ is the image's root filesystem (its UUID, read from the image file)");
+    assert.equal(fstype, image.fstype);
+    assert.match(options, /^rw,/, "mounted read-write");
+    assert.equal(section(f, "root-fstype"), image.fstype);
     const disk = Number(section(f, "disk-bytes"));
     const part = Number(section(f, "root-part-bytes"));
     const root = Number(section(f, "root-bytes"));
     assert.equal(disk, DISK_BYTES, "the instance's disk is the enlarged volume");
     // BIOS boot (1 MiB) + ESP (300 MiB) precede the root partition: growpart extended it to the disk's end.
     assert.ok(part > disk - 310 * 1024 ** 2, `root partition ${part} bytes fills the ${disk}-byte disk (growpart)`);
-    // The filesystem was resized into it (the image's was half this size); ext4/btrfs metadata takes the rest.
+    // The filesystem was resized into it; ext4/btrfs metadata takes the rest.
     assert.ok(root > 0.95 * part, `root filesystem ${root} bytes fills the ${part}-byte partition (resize)`);
+    assert.ok(root > 1.5 * image.bytes, `the guest's root filesystem (${root} bytes) grew from the image's (${image.bytes} bytes)`);
 }
 
 /** How the image was built: the ext4 image without a hostname (the default), the btrfs image with one. */
@@ -122,13 +165,39 @@ function proveNetwork(f: Map<string, string>, vm: Vm, hostname: Hostname): void 
     assert.equal(section(f, "resolv-conf"), "nameserver 127.0.0.53");
     const dnsServer = vm.o.net.split("/")[0].replace(/\.0$/, ".3");
     assert.match(section(f, "resolvectl-dns"), new RegExp(dnsServer.replace(/\./g, "\\.")));
+    // The own hostname is synthesized by resolved (no DNS server involved): kept as a check of the hostname.
     assert.match(section(f, "resolve-query"), new RegExp(`^${expected}: `), "resolved answers for the instance's hostname");
     assert.match(section(f, "getent"), new RegExp(vm.o.instance.localIpv4.replace(/\./g, "\\.")));
+    proveDns(f, vm);
     // Amazon Time Sync, and synchronized with it (pacman-init waits for time-sync.target).
     assert.match(section(f, "timesync"), new RegExp(`SystemNTPServers=${TIME_SERVERS}`));
     assert.match(section(f, "timesync"), /ServerAddress=169\.254\.169\.123/);
     assert.equal(section(f, "ntp-synchronized"), "yes");
     assert.ok(vm.requests().some((r) => r.method === "NTP"), "timesyncd asked the Amazon Time Sync address");
+}
+
+/**
+ * A real DNS resolution: the name only the test DNS server knows (imds.ts) goes from the guest through
+ * systemd-resolved to the DHCP-announced DNS server (QEMU's 10.0.x.3), which forwards to the test server in
+ * the namespace (vm.ts); the answer is the server's address, the server logged the question, resolved's
+ * statistics (reset just before) count the transactions and the cache hits of the repeated lookups.
+ */
+function proveDns(f: Map<string, string>, vm: Vm): void {
+    assert.equal(section(f, "dns-reset"), "reset");
+    const addr = TEST_DNS_ADDRESS.replace(/\./g, "\\.");
+    assert.match(section(f, "dns-query"), new RegExp(`^${TEST_DNS_NAME}: ${addr}\\b`), "resolved's answer is the test DNS server's");
+    assert.match(section(f, "dns-getent"), new RegExp(`^${addr}\\s+STREAM ${TEST_DNS_NAME}`, "m"), "NSS (getent, as verify.sh) gets it");
+    assert.equal(section(f, "dns-stub"), `rcode 0 answers 1 last ${TEST_DNS_ADDRESS}`, "a plain DNS query to the stub at 127.0.0.53 gets it");
+    assert.match(section(f, "dns-nxdomain"), /^nonexistent\.arch-ami-test\.example: Name '.*' not found$/m, "a name the server does not know does not resolve");
+    assert.match(section(f, "dns-nxdomain"), /^exit [1-9]/m);
+    const stats = section(f, "resolved-stats");
+    const total = Number(/Total Transactions:\s*(\d+)/.exec(stats)?.[1]);
+    const hits = Number(/Cache Hits:\s*(\d+)/.exec(stats)?.[1]);
+    assert.ok(total >= 2, `resolved made DNS transactions for the two names since the reset: ${stats}`);
+    assert.ok(hits >= 1, `the repeated lookups of the name came from resolved's cache: ${stats}`);
+    const dns = vm.requests().filter((r) => r.method === "DNS");
+    assert.ok(dns.some((r) => r.path === `${TEST_DNS_NAME} 1` && r.status === 0), `the test DNS server answered the A question: ${JSON.stringify(dns)}`);
+    assert.ok(dns.some((r) => r.path === `nonexistent.${TEST_DNS_NAME} 1` && r.status === 3), "and refused the unknown name (NXDOMAIN)");
 }
 
 function provePacmanInit(f: Map<string, string>, firstBoot: boolean): void {
@@ -168,14 +237,15 @@ function proveCustomized(f: Map<string, string>): void {
 }
 
 /** Every first-boot fact; returns what later launches and the reboot compare. */
-async function proveFirstBoot(l: Launch, key: KeyPair, other: KeyPair, fstype: string): Promise<Proven> {
-    const customized = fstype === "ext4";
+async function proveFirstBoot(l: Launch, key: KeyPair, other: KeyPair, image: ImageRoot): Promise<Proven> {
+    const customized = image.fstype === "ext4";
     const { vm } = l;
     await proveLogin(vm, key, other);
     const f = await facts(vm, key);
     proveCloudInit(f, vm);
     proveSystem(f);
-    proveGrown(f, fstype);
+    proveRoot(f, vm, image);
+    proveGuestImds(f);
     proveNetwork(f, vm, customized ? "metadata" : "pinned");
     if (customized) proveCustomized(f);
     provePacmanInit(f, true);
@@ -199,11 +269,11 @@ async function proveFirstBoot(l: Launch, key: KeyPair, other: KeyPair, fstype: s
 /**
  * provision/verify.sh, the check that gates `amiId` on AWS, run exactly as the component runs it (its own
  * command line, as the default user): it passes on this first boot, and fails naming the check when one
- * thing is broken on purpose (a failed unit). Offline there is no upstream DNS: the name it resolves is the
- * instance's own hostname, through systemd-resolved's stub.
+ * thing is broken on purpose (a failed unit). The name its DNS check resolves is the one the test DNS
+ * server knows (proveDns), through systemd-resolved and the DHCP-announced server.
  */
-async function proveVerifyScript(vm: Vm, key: KeyPair, hostname: Hostname): Promise<void> {
-    const args = ["--packages", "base linux", "--dns-name", expectedHostname(vm, hostname), "--require-time-sync"];
+async function proveVerifyScript(vm: Vm, key: KeyPair): Promise<void> {
+    const args = ["--packages", "base linux", "--dns-name", TEST_DNS_NAME, "--require-time-sync"];
     const ok = await vm.ssh(verifyCommand(verifyScript(), args), { key: key.privateKey, timeoutSeconds: 600 });
     assert.equal(ok.status, 0, `verify.sh passes on a good first boot:\n${ok.stdout}\n${ok.stderr}`);
     assert.match(ok.stdout, /verify: all checks passed/);
@@ -225,11 +295,13 @@ describe("first boot as on EC2 (IMDSv2, real systemd, cloud-init, OpenSSH)", { s
     let key: KeyPair;
     let other: KeyPair;
     let image = "";
+    let ext4: ImageRoot;
     let first: Proven | undefined;
     const vms: Vm[] = [];
 
     before(() => {
         image = testImage().image;
+        ext4 = imageRoot(image);
         work = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-firstboot-"));
         key = keyPair(work, "arch-ami-test-key");
         other = keyPair(work, "not-the-key-pair");
@@ -244,8 +316,8 @@ describe("first boot as on EC2 (IMDSv2, real systemd, cloud-init, OpenSSH)", { s
         const l = await launch(image, "uefi-nvme", Firmware.Uefi, Bus.Nvme, instance("i-0a1b2c3d4e5f60001", net, key), net, work, key);
         vms.push(l.vm);
         try {
-            first = await proveFirstBoot(l, key, other, "ext4");
-            await proveVerifyScript(l.vm, key, "metadata");
+            first = await proveFirstBoot(l, key, other, ext4);
+            await proveVerifyScript(l.vm, key);
 
             // Reboot the same instance.
             await l.vm.ssh("sudo systemctl reboot", { key: key.privateKey, timeoutSeconds: 30 });
@@ -284,7 +356,7 @@ describe("first boot as on EC2 (IMDSv2, real systemd, cloud-init, OpenSSH)", { s
         const l = await launch(image, "bios-virtio", Firmware.Bios, Bus.Virtio, instance("i-0a1b2c3d4e5f60002", net, key), net, work, key);
         vms.push(l.vm);
         try {
-            const second = await proveFirstBoot(l, key, other, "ext4");
+            const second = await proveFirstBoot(l, key, other, ext4);
             assert.ok(first, "the first launch ran");
             assert.notEqual(second.machineId, first.machineId, "machine-id differs between launches");
             for (const k of second.hostKeys) assert.ok(!first.hostKeys.includes(k), `host key ${k.slice(0, 40)}… differs between launches`);
@@ -296,10 +368,12 @@ describe("first boot as on EC2 (IMDSv2, real systemd, cloud-init, OpenSSH)", { s
     it("btrfs image, UEFI + NVMe: first boot with the root grown and SSH login", { timeout: (SSH_TIMEOUT + 900) * 1000 }, async () => {
         const net = "10.0.4.0/24";
         const btrfs = testImage("btrfs").image;
+        const btrfsRoot = imageRoot(btrfs);
+        assert.equal(btrfsRoot.fstype, "btrfs");
         const l = await launch(btrfs, "btrfs-uefi-nvme", Firmware.Uefi, Bus.Nvme, instance("i-0a1b2c3d4e5f60003", net, key), net, work, key);
         vms.push(l.vm);
         try {
-            await proveFirstBoot(l, key, other, "btrfs");
+            await proveFirstBoot(l, key, other, btrfsRoot);
         } finally {
             await l.vm.tearDown();
         }

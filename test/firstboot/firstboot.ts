@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Bus, Firmware, outputPath, overlay } from "../boot/qemu";
-import { Instance } from "./imds";
+import { Instance, TEST_DNS_NAME } from "./imds";
 import { Vm } from "./vm";
 
 export const SSH_TIMEOUT = Number(process.env.ARCH_AMI_SSH_TIMEOUT ?? 900);
@@ -108,7 +108,34 @@ sec resolv-conf; grep '^nameserver' /etc/resolv.conf
 sec resolvectl-dns; resolvectl dns
 sec resolve-query; resolvectl query --legend=no "$(hostname)" 2>&1
 sec getent; getent ahostsv4 "$(hostname)" 2>&1
-sec resolved-stats; resolvectl statistics 2>&1 | grep -i 'transactions'
+# A name only the test DNS server knows (imds.ts, TEST_DNS_NAME), asked with fresh resolver statistics:
+# through resolved's API, through NSS (what verify.sh uses), and as a plain DNS query to the stub at
+# 127.0.0.53; then a name that does not exist.
+sec dns-reset; sudo resolvectl reset-statistics && echo reset
+sec dns-query; resolvectl query --legend=no ${TEST_DNS_NAME} 2>&1
+sec dns-getent; getent ahostsv4 ${TEST_DNS_NAME} 2>&1
+sec dns-stub; python3 - <<'PY' 2>&1
+import socket, struct
+q = struct.pack("!6H", 0x5a5a, 0x0100, 1, 0, 0, 0) + b"".join(bytes([len(l)]) + l.encode() for l in "${TEST_DNS_NAME}".split(".")) + b"\0\0\1\0\1"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(10); s.sendto(q, ("127.0.0.53", 53))
+r = s.recv(512)
+print("rcode", r[3] & 15, "answers", struct.unpack("!H", r[6:8])[0], "last", ".".join(map(str, r[-4:])))
+PY
+sec dns-nxdomain; resolvectl query --legend=no nonexistent.${TEST_DNS_NAME} 2>&1; echo "exit $?"
+sec resolved-stats; sudo resolvectl statistics 2>&1
+sec imds-guest; python3 - <<'PY' 2>&1
+import urllib.request, urllib.error
+def put(host, extra):
+    req = urllib.request.Request(f"http://{host}/latest/api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60", **extra})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r: return r.status
+    except urllib.error.HTTPError as e: return e.code
+    except Exception as e: return type(e).__name__
+print("ipv4", put("169.254.169.254", {}))
+print("ipv4-xff", put("169.254.169.254", {"X-Forwarded-For": "203.0.113.7"}))
+print("ipv6", put("[fd00:ec2::254]", {}))
+PY
+sec root-mount; findmnt -no SOURCE,UUID,FSTYPE,OPTIONS /
 sec timesync; timedatectl show-timesync -p SystemNTPServers -p ServerAddress
 sec ntp-synchronized; timedatectl show -p NTPSynchronized --value
 sec pacman-init; systemctl show pacman-init -p ActiveState -p Result -p ExecMainStatus -p ConditionResult

@@ -1,9 +1,20 @@
-// The test metadata service itself (no VM): IMDSv2 only, and the layout cloud-init's Ec2 datasource crawls.
+// The test metadata service itself (no VM): IMDSv2 only, the layout cloud-init's Ec2 datasource crawls, and
+// EC2's documented behaviour (cited in imds.ts and beside each case): 403 for a token PUT with
+// X-Forwarded-For, hop limit 1 on the token response, the IPv6 endpoint. Then the test DNS server. The
+// hop limit and the endpoints are checked on the service as the VMs get it (vm.ts: its own network
+// namespace, listen.py, imds-server.ts), read off the wire by hop-probe.py.
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { AddressInfo } from "node:net";
 import * as http from "node:http";
-import { Imds, Instance, localHostname, ntpReply } from "./imds";
+import { Imds, Instance, TEST_DNS_ADDRESS, TEST_DNS_NAME, dnsQuestion, dnsReply, localHostname, ntpReply } from "./imds";
+import { IMDS_IPV4, IMDS_IPV6, Vm } from "./vm";
+import { Bus, Firmware } from "../boot/qemu";
+import { skipUnlessCapable } from "../image/testImage";
 
 const inst: Instance = {
     instanceId: "i-0a1b2c3d4e5f60001",
@@ -64,6 +75,21 @@ describe("test metadata service", () => {
         assert.equal((await get("/2021-03-23/meta-data/no-such-key", t)).status, 404);
     });
 
+    // "IMDSv2 will not issue session tokens to any caller with an X-Forwarded-For header" (AWS Security Blog,
+    // 2019-11-19, "Add defense in depth against open firewalls, reverse proxies, and SSRF vulnerabilities with
+    // enhancements to the EC2 Instance Metadata Service"); "403 - Forbidden – The request is not allowed"
+    // (EC2 User Guide, instancedata-data-retrieval, error codes).
+    it("refuses a token PUT carrying X-Forwarded-For with 403 (EC2: no token through a proxy)", async () => {
+        const r = await fetch(`${base}/latest/api/token`, {
+            method: "PUT",
+            headers: { "X-aws-ec2-metadata-token-ttl-seconds": "21600", "X-Forwarded-For": "203.0.113.7" },
+        });
+        assert.equal(r.status, 403);
+        assert.equal(await r.text(), "", "no token in the body");
+        // The same request without the header gets a token: the header alone is refused.
+        assert.ok((await token()).length > 0);
+    });
+
     it("serves user data when the instance has some", async () => {
         const s = new Imds({ ...inst, userData: "#cloud-config\n{}\n" });
         const t = s.handle("PUT", "/latest/api/token", { "x-aws-ec2-metadata-token-ttl-seconds": "60" }).body;
@@ -86,5 +112,129 @@ describe("SNTP responder (Amazon Time Sync stand-in)", () => {
         assert.equal(rep.readUInt32BE(28), 0x89abcdef);
         assert.equal(rep.readUInt32BE(40), now / 1000 + 2208988800);
         assert.equal(ntpReply(Buffer.alloc(48)), undefined, "not a client request");
+    });
+});
+
+/** A DNS query (RFC 1035 4.1), built here independently of imds.ts: id, one question, optional EDNS OPT. */
+function query(name: string, type: number, edns = false): Buffer {
+    const header = Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, edns ? 1 : 0]);
+    const qname = Buffer.concat([...name.split(".").map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+    const tail = Buffer.from([type >> 8, type & 0xff, 0, 1]);
+    const opt = edns ? Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0]) : Buffer.alloc(0); // 1232 bytes, DO set
+    return Buffer.concat([header, qname, tail, opt]);
+}
+
+describe("test DNS server (one name)", () => {
+    it("answers an A query for its name with its address, authoritative, echoing id, RD and the question", () => {
+        const q = query("Arch-AMI-Test.example", 1);
+        const { reply, rcode } = dnsReply(q, TEST_DNS_NAME, TEST_DNS_ADDRESS)!;
+        assert.equal(rcode, 0);
+        assert.equal(reply.readUInt16BE(0), 0x1234, "id");
+        assert.equal(reply[2], 0x85, "QR, AA, RD");
+        assert.equal(reply[3] & 0x0f, 0, "NOERROR");
+        assert.deepEqual([reply.readUInt16BE(4), reply.readUInt16BE(6), reply.readUInt16BE(8), reply.readUInt16BE(10)], [1, 1, 0, 0]);
+        assert.deepEqual(reply.subarray(12, q.length), q.subarray(12), "the question, as asked");
+        const rr = reply.subarray(q.length);
+        assert.equal(rr.readUInt16BE(0), 0xc00c, "owner: the question's name");
+        assert.equal(rr.readUInt16BE(2), 1, "type A");
+        assert.equal(rr.readUInt16BE(4), 1, "class IN");
+        assert.equal(rr.readUInt16BE(10), 4);
+        assert.equal([...rr.subarray(12, 16)].join("."), "192.0.2.53");
+    });
+
+    it("NXDOMAIN for any other name, no data for another type of its name, an OPT record back for EDNS", () => {
+        const other = dnsReply(query("archlinux.org", 1), TEST_DNS_NAME, TEST_DNS_ADDRESS)!;
+        assert.equal(other.rcode, 3);
+        assert.equal(other.reply[3] & 0x0f, 3, "NXDOMAIN");
+        assert.equal(other.reply.readUInt16BE(6), 0, "no answer");
+        const sub = dnsReply(query(`x.${TEST_DNS_NAME}`, 1), TEST_DNS_NAME, TEST_DNS_ADDRESS)!;
+        assert.equal(sub.rcode, 3, "a name below it is another name");
+        const aaaa = dnsReply(query(TEST_DNS_NAME, 28, true), TEST_DNS_NAME, TEST_DNS_ADDRESS)!;
+        assert.equal(aaaa.rcode, 0);
+        assert.equal(aaaa.reply.readUInt16BE(6), 0, "no AAAA record");
+        assert.equal(aaaa.reply.readUInt16BE(10), 1, "an OPT record");
+        const opt = aaaa.reply.subarray(aaaa.reply.length - 11);
+        assert.equal(opt.readUInt16BE(1), 41);
+        assert.equal(opt.readUInt32BE(5) & 0x8000, 0, "no DNSSEC (DO clear)");
+        assert.equal(dnsQuestion(Buffer.from(aaaa.reply)), undefined, "a response is not a query");
+        assert.equal(dnsReply(aaaa.reply, TEST_DNS_NAME, TEST_DNS_ADDRESS), undefined, "responses are not answered");
+    });
+});
+
+/** Runs hop-probe.py inside the namespace: the status, the body and the TTLs of the server's packets. */
+function probe(netns: string, method: string, url: string, headers: string[]): { status: number; body: string; ttls: number[] } {
+    const r = spawnSync("ip", ["netns", "exec", netns, "python3", path.join(__dirname, "hop-probe.py"), method, url, ...headers], { encoding: "utf8" });
+    assert.equal(r.status, 0, `hop-probe.py ${method} ${url}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as { status: number; body: string; ttls: number[] };
+}
+
+describe("the metadata service as the VMs get it (network namespace, both endpoints)", { skip: skipUnlessCapable() }, () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-imds-"));
+    const vm = new Vm({
+        name: "imds",
+        firmware: Firmware.Uefi,
+        bus: Bus.Nvme,
+        disk: path.join(work, "unused.qcow2"),
+        instance: inst,
+        net: "10.0.2.0/24",
+        serialLog: path.join(work, "serial.log"),
+        requestLog: path.join(work, "requests.jsonl"),
+    });
+    before(() => vm.setUp());
+    after(async () => {
+        await vm.tearDown();
+        fs.rmSync(work, { recursive: true, force: true });
+    });
+    const ttl = ["X-aws-ec2-metadata-token-ttl-seconds: 21600"];
+
+    // HttpPutResponseHopLimit: "The desired HTTP PUT response hop limit for instance metadata requests. […]
+    // Default: 1" (EC2 API Reference, InstanceMetadataOptionsRequest). The IPv4 and IPv6 endpoints:
+    // 169.254.169.254 and [fd00:ec2::254] (EC2 User Guide, configuring-instance-metadata-options).
+    for (const [endpoint, host] of [[IMDS_IPV4, IMDS_IPV4], [IMDS_IPV6, `[${IMDS_IPV6}]`]]) {
+        it(`${endpoint}: the token PUT's response leaves with hop limit 1; the token reads metadata there`, () => {
+            const put = probe(vm.netns, "PUT", `http://${host}/latest/api/token`, ttl);
+            assert.equal(put.status, 200);
+            assert.ok(put.ttls.length >= 2, `captured the server's packets: ${JSON.stringify(put.ttls)}`);
+            assert.deepEqual([...new Set(put.ttls)], [1], `every packet of the token response has TTL / hop limit 1: ${JSON.stringify(put.ttls)}`);
+            const get = probe(vm.netns, "GET", `http://${host}/latest/meta-data/instance-id`, [`X-aws-ec2-metadata-token: ${put.body}`]);
+            assert.equal(get.status, 200);
+            assert.equal(get.body, inst.instanceId);
+            const xff = probe(vm.netns, "PUT", `http://${host}/latest/api/token`, [...ttl, "X-Forwarded-For: 203.0.113.7"]);
+            assert.equal(xff.status, 403);
+        });
+    }
+
+    // Where QEMU's user-networking DNS forwards (vm.ts): the namespace's resolv.conf names 127.0.0.1.
+    it("the namespace's resolv.conf names the test DNS server, which answers there (IPv4 and IPv6 loopback)", () => {
+        const dns = String.raw`
+import socket, sys
+fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM); s.settimeout(5)
+s.sendto(bytes.fromhex(sys.argv[2]), (sys.argv[1], 53)); print(s.recv(512).hex())`;
+        const ask = (server: string, q: Buffer) => {
+            const r = spawnSync("ip", ["netns", "exec", vm.netns, "python3", "-c", dns, server, q.toString("hex")], { encoding: "utf8" });
+            assert.equal(r.status, 0, r.stderr);
+            return Buffer.from(r.stdout.trim(), "hex");
+        };
+        const resolv = spawnSync("ip", ["netns", "exec", vm.netns, "cat", "/etc/resolv.conf"], { encoding: "utf8" });
+        assert.equal(resolv.stdout, "nameserver 127.0.0.1\n", "ip netns exec shows the namespace's resolv.conf");
+        for (const server of ["127.0.0.1", "::1"]) {
+            const a = ask(server, query(TEST_DNS_NAME, 1));
+            assert.equal(a[3] & 0x0f, 0);
+            assert.equal([...a.subarray(a.length - 4)].join("."), TEST_DNS_ADDRESS);
+            assert.equal(ask(server, query("archlinux.org", 1))[3] & 0x0f, 3, "NXDOMAIN");
+        }
+    });
+
+    it("logs each request with the endpoint it came in on, and each DNS question", () => {
+        const log = fs.readFileSync(vm.o.requestLog, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { method: string; path: string; status: number; endpoint?: string });
+        assert.deepEqual(
+            log.filter((r) => r.method !== "DNS").map((r) => `${r.method} ${r.status} ${r.endpoint}`),
+            [IMDS_IPV4, IMDS_IPV6].flatMap((e) => [`PUT 200 ${e}`, `GET 200 ${e}`, `PUT 403 ${e}`]),
+        );
+        assert.deepEqual(
+            log.filter((r) => r.method === "DNS").map((r) => `${r.path} ${r.status}`),
+            [`${TEST_DNS_NAME} 1 0`, "archlinux.org 1 3", `${TEST_DNS_NAME} 1 0`, "archlinux.org 1 3"],
+        );
     });
 });

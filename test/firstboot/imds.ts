@@ -2,8 +2,27 @@
 // carries it; a GET without a valid token gets 401, as on an instance whose AMI sets imdsSupport v2.0),
 // serving what cloud-init's Ec2 datasource reads (meta-data tree, public key, network interfaces by MAC,
 // the instance identity document, optional user data). Plus an SNTP responder standing in for the Amazon
-// Time Sync Service, so timesyncd (and time-sync.target, which pacman-init waits for) can synchronize.
-// No dependency beyond Node's standard library. Every request is logged for the tests to inspect.
+// Time Sync Service, so timesyncd (and time-sync.target, which pacman-init waits for) can synchronize, and
+// a DNS server that knows one name (TEST_DNS_NAME), so that first boot resolves a name through a real DNS
+// server. No dependency beyond Node's standard library. Every request is logged for the tests to inspect.
+//
+// EC2's documented behaviour that this service reproduces (imds.test.ts checks each):
+// - IMDSv2 only ("required"): PUT /latest/api/token with X-aws-ec2-metadata-token-ttl-seconds (1–21600)
+//   gets a token; a GET without a valid token gets 401; an invalid PUT 400 (How Instance Metadata Service
+//   Version 2 works, https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-v2-how-it-works.html;
+//   error codes: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html,
+//   "400 - Missing or Invalid Parameters", "401 - Unauthorized", "403 - Forbidden – The request is not
+//   allowed or the IMDS is turned off").
+// - A token PUT carrying X-Forwarded-For is refused (403): "IMDSv2 will not issue session tokens to any
+//   caller with an X-Forwarded-For header" (AWS Security Blog, "Add defense in depth against open
+//   firewalls, reverse proxies, and SSRF vulnerabilities with enhancements to the EC2 Instance Metadata
+//   Service", 2019-11-19).
+// - The token response's hop limit: HttpPutResponseHopLimit "Default: 1" (EC2 API Reference,
+//   InstanceMetadataOptionsRequest). The listening sockets get IP_TTL / IPV6_UNICAST_HOPS 1 from
+//   listen.py (Node cannot set IP_TTL on a TCP socket), so here every response of the service leaves with
+//   TTL 1, the token PUT's among them.
+// - Two endpoints: 169.254.169.254 and [fd00:ec2::254] (Configure the Instance Metadata Service options,
+//   https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-options.html).
 import * as dgram from "node:dgram";
 import * as http from "node:http";
 import { randomBytes } from "node:crypto";
@@ -32,6 +51,8 @@ export interface RequestRecord {
     status: number;
     /** A token header was present and valid. */
     token: boolean;
+    /** The address the request came in on (169.254.169.254, fd00:ec2::254, …); absent for NTP/DNS. */
+    endpoint?: string;
 }
 
 /** EC2's internal host name for an IPv4 address in us-east-1: ip-10-0-2-15.ec2.internal. */
@@ -154,6 +175,8 @@ export class Imds {
         const parts = path.split("/").filter((p) => p !== "");
         if (method === "PUT") {
             if (parts.length !== 3 || parts[1] !== "api" || parts[2] !== "token" || !VERSIONS.includes(parts[0])) return { status: 404, body: "" };
+            // No token for a request that went through a proxy (see the top of this file).
+            if (headers["x-forwarded-for"] !== undefined) return { status: 403, body: "" };
             const ttl = Number(headers["x-aws-ec2-metadata-token-ttl-seconds"]);
             if (!Number.isInteger(ttl) || ttl < 1 || ttl > TOKEN_TTL_MAX) return { status: 400, body: "" };
             const token = randomBytes(32).toString("base64");
@@ -191,7 +214,13 @@ export class Imds {
             req.on("end", () => {
                 const r = this.handle(req.method ?? "GET", req.url ?? "/", req.headers);
                 const token = req.headers["x-aws-ec2-metadata-token"];
-                const record = { method: req.method ?? "", path: req.url ?? "", status: r.status, token: typeof token === "string" && this.tokens.has(token) };
+                const record: RequestRecord = {
+                    method: req.method ?? "",
+                    path: req.url ?? "",
+                    status: r.status,
+                    token: typeof token === "string" && this.tokens.has(token),
+                    endpoint: req.socket.localAddress?.replace(/^::ffff:/, ""),
+                };
                 this.requests.push(record);
                 onRequest?.(record);
                 res.writeHead(r.status, { "Content-Type": "text/plain", Server: "EC2ws", ...(r.headers ?? {}) });
@@ -236,6 +265,98 @@ export function ntpServer(onRequest?: () => void): dgram.Socket {
         if (reply === undefined) return;
         onRequest?.();
         sock.send(reply, rinfo.port, rinfo.address);
+    });
+    return sock;
+}
+
+/** The one name the test DNS server knows, and its address (TEST-NET-1, RFC 5737). */
+export const TEST_DNS_NAME = "arch-ami-test.example";
+export const TEST_DNS_ADDRESS = "192.0.2.53";
+
+export interface DnsQuestion {
+    id: number;
+    /** Lower-case, without the trailing dot. */
+    name: string;
+    type: number;
+}
+
+const DNS_TYPE_A = 1;
+const DNS_TYPE_OPT = 41;
+const RCODE_NXDOMAIN = 3;
+const RCODE_FORMERR = 1;
+
+/** The question of a DNS query (RFC 1035 4.1), or undefined when it is not a one-question standard query. */
+export function dnsQuestion(query: Buffer): (DnsQuestion & { end: number }) | undefined {
+    if (query.length < 12 || (query[2] & 0x80) !== 0 || ((query[2] >> 3) & 0x0f) !== 0 || query.readUInt16BE(4) !== 1) return undefined;
+    const labels: string[] = [];
+    let i = 12;
+    for (;;) {
+        if (i >= query.length) return undefined;
+        const len = query[i];
+        if (len === 0) break;
+        if (len > 63 || i + 1 + len > query.length) return undefined;
+        labels.push(query.subarray(i + 1, i + 1 + len).toString("latin1").toLowerCase());
+        i += 1 + len;
+    }
+    if (i + 5 > query.length) return undefined;
+    return { id: query.readUInt16BE(0), name: labels.join("."), type: query.readUInt16BE(i + 1), end: i + 5 };
+}
+
+/**
+ * The answer to a DNS query: authoritative for `name` only. An A query for it gets `address` (TTL 3600);
+ * another type for it, no answer (NODATA); any other name NXDOMAIN. A query with an EDNS OPT record gets one
+ * back (RFC 6891), without DNSSEC. Undefined for what is not a standard query.
+ */
+export function dnsReply(query: Buffer, name: string, address: string): { reply: Buffer; question: DnsQuestion; rcode: number } | undefined {
+    const q = dnsQuestion(query);
+    if (q === undefined) {
+        if (query.length < 12 || (query[2] & 0x80) !== 0) return undefined;
+        const reply = Buffer.from(query.subarray(0, 12));
+        reply[2] = 0x80 | (query[2] & 0x79);
+        reply[3] = RCODE_FORMERR;
+        reply.fill(0, 4, 12);
+        return { reply, question: { id: query.readUInt16BE(0), name: "", type: 0 }, rcode: RCODE_FORMERR };
+    }
+    const known = q.name === name.toLowerCase().replace(/\.$/, "");
+    const rcode = known ? 0 : RCODE_NXDOMAIN;
+    const answers: Buffer[] = [];
+    if (known && q.type === DNS_TYPE_A) {
+        const rr = Buffer.alloc(16);
+        rr.writeUInt16BE(0xc00c, 0); // the name in the question
+        rr.writeUInt16BE(DNS_TYPE_A, 2);
+        rr.writeUInt16BE(1, 4); // IN
+        rr.writeUInt32BE(3600, 6);
+        rr.writeUInt16BE(4, 10);
+        address.split(".").forEach((o, k) => (rr[12 + k] = Number(o)));
+        answers.push(rr);
+    }
+    // An EDNS OPT record right after the question (where resolvers put it): answer with one.
+    let opt: Buffer | undefined;
+    if (query.readUInt16BE(10) > 0 && query.length >= q.end + 11 && query[q.end] === 0 && query.readUInt16BE(q.end + 1) === DNS_TYPE_OPT) {
+        opt = Buffer.alloc(11);
+        opt.writeUInt16BE(DNS_TYPE_OPT, 1);
+        opt.writeUInt16BE(1232, 3); // UDP payload size
+    }
+    const header = Buffer.alloc(12);
+    header.writeUInt16BE(q.id, 0);
+    header[2] = 0x80 | 0x04 | (query[2] & 0x01); // response, authoritative, the query's RD
+    header[3] = 0x80 | rcode; // recursion available
+    header.writeUInt16BE(1, 4);
+    header.writeUInt16BE(answers.length, 6);
+    header.writeUInt16BE(0, 8);
+    header.writeUInt16BE(opt ? 1 : 0, 10);
+    const reply = Buffer.concat([header, query.subarray(12, q.end), ...answers, ...(opt ? [opt] : [])]);
+    return { reply, question: { id: q.id, name: q.name, type: q.type }, rcode };
+}
+
+/** A UDP DNS server (IPv4 or IPv6 socket) answering with dnsReply(); onQuery sees each question. */
+export function dnsServer(type: "udp4" | "udp6", name: string, address: string, onQuery?: (q: DnsQuestion, rcode: number) => void): dgram.Socket {
+    const sock = dgram.createSocket({ type, reuseAddr: true });
+    sock.on("message", (msg, rinfo) => {
+        const r = dnsReply(msg, name, address);
+        if (r === undefined) return;
+        onQuery?.(r.question, r.rcode);
+        sock.send(r.reply, rinfo.port, rinfo.address);
     });
     return sock;
 }

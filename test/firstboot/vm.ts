@@ -1,7 +1,12 @@
 // One "EC2 instance" for the first-boot tests: a QEMU VM (TCG) in its own network namespace, whose loopback
-// carries 169.254.169.254 (the test metadata service, IMDSv2 only) and 169.254.169.123 (SNTP, standing in
-// for Amazon Time Sync). QEMU's user networking gives the guest DHCP and NATs its connections to those
-// addresses like to any other host address; SMBIOS says "Amazon EC2" with an ec2… system UUID and the
+// carries 169.254.169.254 and fd00:ec2::254 (the test metadata service, IMDSv2 only), 169.254.169.123
+// (SNTP, standing in for Amazon Time Sync) and, on 127.0.0.1 / ::1, the test DNS server. QEMU's user
+// networking gives the guest DHCP and NATs its connections to those addresses like to any other host
+// address. Its DNS address (announced by DHCP) forwards to the first nameserver of /etc/resolv.conf as the
+// QEMU process sees it (libslirp src/socket.c sotranslate_out4 -> src/slirp.c get_dns_addr_resolv_conf),
+// and `ip netns exec` bind-mounts /etc/netns/<netns>/resolv.conf over /etc/resolv.conf (iproute2
+// lib/namespace.c, netns_switch -> bind_etc): that file names 127.0.0.1, so the guest's DNS queries reach
+// the test DNS server and nothing else. SMBIOS says "Amazon EC2" with an ec2… system UUID and the
 // instance id as chassis asset tag, as a Nitro instance's does, so the image's own cloud-init configuration
 // (datasource_list: [ Ec2, None ]) picks Ec2 with no test file in the image. The guest's port 22 is
 // forwarded to 127.0.0.1:2222 in the namespace; ssh runs there too. The serial log is kept.
@@ -14,6 +19,8 @@ import { Instance, RequestRecord } from "./imds";
 
 const repo = path.resolve(__dirname, "../..");
 const SSH_PORT = 2222;
+export const IMDS_IPV4 = "169.254.169.254";
+export const IMDS_IPV6 = "fd00:ec2::254";
 
 export interface VmOptions {
     /** Short name: netns, log file names. */
@@ -50,8 +57,12 @@ export class Vm {
     /** Date.now() when QEMU was last started. */
     startedAt = 0;
 
+    /** /etc/netns/<netns>: files `ip netns exec` bind-mounts over /etc (resolv.conf). */
+    private readonly etc: string;
+
     constructor(readonly o: VmOptions) {
         this.netns = `arch-ami-${o.name}-${process.pid}`;
+        this.etc = path.join("/etc/netns", this.netns);
         this.work = fs.mkdtempSync(path.join(os.tmpdir(), `arch-ami-${o.name}-`));
     }
 
@@ -60,12 +71,17 @@ export class Vm {
         run("ip", ["netns", "add", this.netns]);
         run("ip", ["-n", this.netns, "link", "set", "lo", "up"]);
         for (const a of ["169.254.169.254/32", "169.254.169.123/32"]) run("ip", ["-n", this.netns, "addr", "add", a, "dev", "lo"]);
+        run("ip", ["-n", this.netns, "-6", "addr", "add", `${IMDS_IPV6}/128`, "dev", "lo", "nodad"]);
+        fs.mkdirSync(this.etc, { recursive: true });
+        fs.writeFileSync(path.join(this.etc, "resolv.conf"), "nameserver 127.0.0.1\n");
         const config = path.join(this.work, "instance.json");
         fs.writeFileSync(config, JSON.stringify(this.o.instance));
         fs.rmSync(this.o.requestLog, { force: true });
         fs.writeFileSync(this.o.requestLog, "");
         fs.rmSync(this.o.serialLog, { force: true });
-        const imds = spawn("ip", ["netns", "exec", this.netns, process.execPath, "--import", "tsx", path.join(__dirname, "imds-server.ts"), config, this.o.requestLog], {
+        const server = [process.execPath, "--import", "tsx", path.join(__dirname, "imds-server.ts"), config, this.o.requestLog];
+        const listen = ["python3", path.join(__dirname, "listen.py"), "1", IMDS_IPV4, "80", IMDS_IPV6, "80", "--"];
+        const imds = spawn("ip", ["netns", "exec", this.netns, ...listen, ...server], {
             cwd: repo,
             stdio: ["ignore", "pipe", "inherit"],
         });
@@ -197,6 +213,7 @@ export class Vm {
         }
         this.imds?.kill("SIGKILL");
         spawnSync("ip", ["netns", "delete", this.netns]);
+        fs.rmSync(this.etc, { recursive: true, force: true });
         fs.rmSync(this.work, { recursive: true, force: true });
     }
 }
