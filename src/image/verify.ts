@@ -16,8 +16,9 @@ export const POWER_OFF_DELAY_SECONDS = 5;
  * How the check dials the test instance. pulumi-command provider/pkg/provider/remote/connection.go
  * (`dialWithRetry`, `reachedDialingErrorLimit`): every failed `ssh.Dial` (refused, timed out, or rejected
  * authentication) counts against `dialErrorLimit`, and the retries wait 0.1 s growing 1.5x up to 5 s
- * (sdk/go/common/util/retry/until.go defaults). 60 dials therefore span about 4.5 minutes when each fails
- * at once (an instance still booting, a wrong key or user) and at most 60 x (10 s + 5 s) = 15 minutes when
+ * (sdk/go/common/util/retry/until.go defaults); it gives up when dials > dialErrorLimit, so 61 dials (60
+ * retries) span about 4.5 minutes when each fails at once (an instance still booting, a wrong key or user)
+ * and at most 61 x (10 s + 5 s) ≈ 15 minutes when
  * each times out: an authentication mistake fails the `up` within minutes, never hangs for an hour.
  */
 export const VERIFY_CONNECTION = { dialErrorLimit: 60, perDialTimeout: 10 } as const;
@@ -106,9 +107,10 @@ export interface VerifyInputs {
  * security group and key pair, a root larger than the image, shutdown behaviour `terminate`), log in as the
  * default user with a pinned host key handed over in user data, run verify.sh, and on success power the
  * instance off, so AWS terminates it. A failed check fails `up` with the log's tail and leaves the instance
- * running. The check is replaced whenever the instance is (`triggers`: a replaced AMI means a new instance),
- * so it always runs on a fresh instance, and its connection is never ignored: nothing dials a terminated
- * instance with stale settings.
+ * running. The check's command names its instance, so a new instance (a replaced AMI) runs it again there,
+ * and its connection is never ignored: nothing dials a terminated instance with stale settings. Tags are
+ * ignored on the instance: an update of a terminated instance fails (ec2_instance.go resourceInstanceUpdate
+ * reads it back as NotFound).
  */
 export function verifyImage(v: VerifyInputs, parent: pulumi.Resource): { check: command.remote.Command; instance: aws.ec2.Instance; name: string } {
     const d = v.definition;
@@ -137,7 +139,7 @@ export function verifyImage(v: VerifyInputs, parent: pulumi.Resource): { check: 
         // The instance terminates itself after a passed check; a placement change (subnet, security group,
         // builder type settings) must not launch a new one for an AMI already verified. A new check or a new
         // AMI is a new instance anyway (its name, its `ami`).
-        { parent, ignoreChanges: ["associatePublicIpAddress", "instanceType", "subnetId", "vpcSecurityGroupIds"], customTimeouts: { create: "15m", delete: "20m" } },
+        { parent, ignoreChanges: ["associatePublicIpAddress", "instanceType", "subnetId", "vpcSecurityGroupIds", "tags"], customTimeouts: { create: "15m", delete: "20m" } },
     );
     const check = new command.remote.Command(
         `${name}-check`,
@@ -150,12 +152,11 @@ export function verifyImage(v: VerifyInputs, parent: pulumi.Resource): { check: 
                 dialErrorLimit: d.connection.dialErrorLimit,
                 perDialTimeout: d.connection.perDialTimeout,
             },
+            // The command names its instance: a new instance (a replaced AMI, a refresh that found the terminated
+            // instance gone) changes `create` and `connection`, and pulumi-command's Update runs `create` again
+            // with the new inputs (provider/pkg/provider/remote/commandController.go Update), on that instance.
             create: instance.id.apply((id) => d.command.split(INSTANCE_ID_PLACEHOLDER).join(id)),
             logging: "stdoutAndStderr",
-            // pulumi-command provider/pkg/provider/common/inputs.go (`Triggers` is tagged `provider:"replaceOnChanges"`): a new
-            // instance (a replaced AMI, a refresh that found the terminated instance gone) replaces the check,
-            // so it runs again on that instance instead of being kept from an earlier one.
-            triggers: [instance.id],
         },
         { parent, customTimeouts: { create: "30m" } },
     );

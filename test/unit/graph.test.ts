@@ -227,8 +227,9 @@ describe("ArchAmi graph", () => {
         // A power-off from inside then terminates the instance (ec2_instance.go instance_initiated_shutdown_behavior).
         assert.equal(inst.instanceInitiatedShutdownBehavior, "terminate");
         const check = byName(`${v}-check`).inputs;
-        // pulumi-command common/inputs.go: `triggers` is replaceOnChanges, so a new instance id replaces the check.
-        assert.deepEqual(check.triggers, [`${v}-instance-id`]);
+        // The command names its instance, so a new instance changes `create` and pulumi-command's Update runs it
+        // again (commandController.go Update); the lifecycle model proves the re-run on a replaced AMI.
+        assert.match(String(check.create), new RegExp(`${v}-instance-id`));
         const conn = unwrapSecret(check.connection)[0] as Record<string, unknown>;
         assert.match(String(conn.host), /^198\.51\.\d+\.\d+$/, "the test instance's public address");
         assert.equal(conn.user, "arch");

@@ -72,6 +72,7 @@ const soloFailed = solo.then((s) => up({ config: cfg({ regions: "[]", ...REBUILD
 
 // In-place changes: the AMI's description; the builder's placement within a finished build.
 const described = first.then((f) => up({ config: cfg({ description: "Arch for the platform team" }), from: f.checkpoint }));
+const tagged = first.then((f) => up({ config: cfg({ tags: '{"team":"platform"}' }), from: f.checkpoint }));
 const placed = first.then((f) =>
     up({ config: cfg({ instanceType: "m6i.large", subnetId: "subnet-other", associatePublicIp: "false", builderAmi: "ami-0newerdebian" }), from: f.checkpoint }),
 );
@@ -207,6 +208,20 @@ describe("lifecycle: a new description", () => {
         const [f, u] = await Promise.all([first, described]);
         ok(u);
         assert.deepEqual(changes(u).map((s) => `${s.op} ${s.type} ${(s.diffs ?? []).join(",")}`), [`update ${AMI} description`]);
+        assert.equal(amiId(u.checkpoint), amiId(f.checkpoint));
+    });
+});
+
+describe("lifecycle: new tags", () => {
+    it("updates tags in place, never touches the terminated test instance, runs no check again", async () => {
+        const [f, u] = await Promise.all([first, tagged]);
+        ok(u);
+        assert.deepEqual(remoteRunsOf(u), [], "no remote command runs (no check, no provisioning)");
+        const ours = new Set(ofType(f.checkpoint, AMI).map((a) => a.id));
+        for (const i of ofType(f.checkpoint, "aws:ec2/instance:Instance").filter((x) => ours.has(String(plain(x.inputs).ami)))) {
+            assert.equal(f.checkpoint.world.objects[i.id].state, "terminated", "the test instance terminated itself");
+            assert.equal(u.steps.find((s) => s.urn === i.urn)?.op, "same", "a terminated instance cannot be updated");
+        }
         assert.equal(amiId(u.checkpoint), amiId(f.checkpoint));
     });
 });

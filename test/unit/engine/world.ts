@@ -112,6 +112,10 @@ export function create(w: WorldState, urn: string, type: string, name: string, i
             break;
         }
         case "aws:ec2/ami:Ami":
+            // ec2_ami.go resourceAMICreate: "can't set both 'snapshot_id' and 'encrypted'" for any mapping.
+            for (const b of (inputs.ebsBlockDevices as Obj[] | undefined) ?? []) {
+                if (b.snapshotId && b.encrypted === true) throw new ProviderError(`${name}: creating EC2 AMI: can't set both 'snapshot_id' and 'encrypted'`);
+            }
             uniqueName(w, type, inputs);
             outputs.ebsBlockDevices = amiMappings(w, inputs.ebsBlockDevices);
             w.objects[id] = { type, id, state: "available", attrs: outputs };
@@ -240,6 +244,12 @@ export function update(w: WorldState, urn: string, type: string, name: string, i
             setInstanceState(w, String(inputs.instanceId), String(inputs.state));
             break;
         case "aws:ec2/instance:Instance": {
+            // ec2_instance.go resourceInstanceUpdate ends with resourceInstanceRead, whose findInstanceByID treats a
+            // terminated instance as NotFound (SetId("")); the bridge then fails the update
+            // (pulumi-terraform-bridge pkg/tfbridge/provider.go Update: "did not exist while updating").
+            if (!w.objects[id] || w.objects[id].state === "terminated") {
+                throw new ProviderError(`${name}: resource provider reported that the resource did not exist while updating (instance ${id} is terminated)`);
+            }
             // ec2_instance.go resourceInstanceUpdate: an instance_type or user_data change stops, modifies and
             // STARTS the instance (modifyInstanceAttributeWithStopStart).
             const i = w.objects[id];
