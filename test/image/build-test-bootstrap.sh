@@ -392,7 +392,7 @@ make_test_keyring() {
 # one: the tarball's date) and the toolchain stand-in at its older version. pacman -U of the local files
 # (LocalFileSigLevel = Optional: unsigned local files install), in the root's own pacman database.
 install_bootstrap_packages() {
-  local root=$1 dir
+  local root=$1 dir files
   dir=$(mktemp -d "$root/var/tmp/pkgs.XXXXXX")
   keyring_package "$dir/keyring" "$KEYRING_OLD"
   buildroot_package "$dir/buildroot" 0.9-1
@@ -402,7 +402,8 @@ install_bootstrap_packages() {
   mkdir -p "$root/var/lib/pacman"
   # CheckSpace needs the chroot's mounts; the test root has none here (provision.sh turns it off too).
   sed 's/^CheckSpace/#CheckSpace/' "$root/etc/pacman.conf" >"$dir/pacman.conf"
-  chroot "$root" pacman --config "${dir#"$root"}/pacman.conf" -U --noconfirm "${dir#"$root"}"/*.pkg.tar.zst >&2
+  files=("$dir"/*.pkg.tar.zst)
+  chroot "$root" pacman --config "${dir#"$root"}/pacman.conf" -U --noconfirm "${files[@]#"$root"}" >&2
   rm -rf "$dir"
 }
 
