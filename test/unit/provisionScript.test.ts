@@ -179,3 +179,23 @@ s.serve_forever()
         assert.match(r.stdout, /warning: AUR package 'demo': none of its 1 validpgpkeys could be fetched; makepkg will refuse its PGP-signed sources/);
     });
 });
+
+describe("provision.sh: grub.cfg must boot the root by UUID", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-grub-"));
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    fs.mkdirSync(path.join(dir, "boot/grub"), { recursive: true });
+    /** make_grub_cfg on a grub.cfg with this kernel line (grub-mkconfig itself, run in the target, is skipped). */
+    function check(linux: string) {
+        fs.writeFileSync(path.join(dir, "boot/grub/grub.cfg"), `menuentry 'Arch' {\n\tlinux\t/boot/vmlinuz-linux ${linux}\n\tinitrd\t/boot/initramfs-linux.img\n}\n`);
+        return sourced(provision, `TARGET='${dir}'; in_target() { :; }; make_grub_cfg`);
+    }
+    it("accepts root=UUID=", () => {
+        const r = check("root=UUID=0b3c6f1e-1111-2222-3333-444455556666 rw console=ttyS0,115200");
+        assert.equal(r.status, 0, r.stderr);
+    });
+    it("refuses a device path (grub's fallback without /dev/disk/by-uuid in the chroot), naming the line", () => {
+        const r = check("root=/dev/nvme1n1p3 rw console=ttyS0,115200");
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, /provision: error: grub\.cfg boots the kernel without root=UUID= \(linux\t\/boot\/vmlinuz-linux root=\/dev\/nvme1n1p3 rw .*\): \/dev\/disk\/by-uuid was missing in the chroot/);
+    });
+});
