@@ -97,7 +97,7 @@ describe("customized image (ext4): files, scripts, service, kernel parameter, lo
         for (const key of ["A1B2C3D4E5F60718293A4B5C6D7E8F9012345678", "0FEDCBA9876543210FEDCBA9876543210FEDCBA9"]) {
             assert.match(run, new RegExp(`warning: AUR package 'arch-ami-aur-demo': validpgpkey ${key} could not be fetched`));
         }
-        assert.match(run, /stopping gpg daemons left below \/var\/tmp\/arch-ami: dirmngr/);
+        assert.match(run, /stopping gpg daemons left below \/var\/tmp\/arch-ami: .*dirmngr \(\d+, root \/var\/tmp\/arch-ami\/root\.x86_64\)/);
     });
     it("built the AUR packages in dependency order, in the bootstrap root", () => {
         const run = lastRun();

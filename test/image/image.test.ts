@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { AttachedImage, partitions, sh } from "./attach";
-import { TestImage, exitOf, runLog, skipUnlessCapable, testImage } from "./testImage";
+import { TestImage, bootstrapArtefact, exitOf, runLog, skipUnlessCapable, testImage } from "./testImage";
 
 const skip = skipUnlessCapable();
 const MIB = 1024 * 1024;
@@ -47,6 +47,10 @@ describe("provisioned image", { skip }, () => {
             // pacman (libalpm sync.c check_keyring): the signing key is not in the keyring and cannot be
             // imported (the builder here has no network), so the transaction is refused.
             assert.match(run, /checking keyring\.\.\.\n(.*\n)*?error: required key missing from keyring/);
+            // The key pacman could not find (its long id) is neither packager key of the test keyring.
+            const id = /error: key "([0-9A-F]{16})" could not be looked up remotely/.exec(run)?.[1];
+            assert.ok(id, "pacman names the signing key");
+            for (const k of ["packager-old", "packager-new"]) assert.ok(!bootstrapArtefact(k).endsWith(id), `${id} is not ${k}`);
             assert.match(run, /provision: error: pacstrap failed \(.*a signature pacman refused/);
             assert.match(run, /provisioning FAILED in step 6 \(pacstrap\) with exit code 1/);
             assert.doesNotMatch(run, /installing arch-ami-test-unknown-key/);
