@@ -125,7 +125,7 @@ run_surrogate() {
   qemu-img create -q -f qcow2 -b "$surrogate/disk.raw" -F raw "$WORKDIR/surrogate.qcow2"
   truncate -s "${DISK_GIB}G" "$WORKDIR/target.raw"
   log "booting the local surrogate (QEMU, TCG); target disk: NVMe serial $serial"
-  timeout 2400 qemu-system-x86_64 -nodefaults -accel tcg -cpu max -smp 2 -m 2048 -display none -monitor none -no-reboot \
+  timeout 3600 qemu-system-x86_64 -nodefaults -accel tcg -cpu max -smp 2 -m 2048 -display none -monitor none -no-reboot \
     -serial stdio -kernel "$surrogate/vmlinuz" -initrd "$surrogate/initrd.img" \
     -append "root=/dev/vda rw console=ttyS0 panic=-1 systemd.show_status=0 quiet" \
     -drive "file=$WORKDIR/surrogate.qcow2,if=virtio,format=qcow2" \
