@@ -110,12 +110,17 @@ mounts_below() { findmnt -rno TARGET | awk -v p="$1" '$0 == p || index($0, p "/"
 
 # Unmounts everything below a path, deepest first; lazily only when a plain unmount fails (a lazily
 # detached mount is gone from the tree, so nothing can walk into it).
+# Several passes: the binds made on the bootstrap root's self-bind propagate to the directory below it (a
+# shared mount), and those copies only show once the self-bind is gone.
 unmount_below() {
-  local mnt
-  mounts_below "$1" | while read -r mnt; do
-    # A mount listed twice (the self-bind of the bootstrap root propagates to its peer) may be gone already.
-    mountpoint -q "$mnt" || continue
-    umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || echo "provision: could not unmount $mnt" >&2
+  local mnt pass
+  for pass in 1 2 3 4; do
+    [[ -n $(mounts_below "$1") ]] || return 0
+    mounts_below "$1" | while read -r mnt; do
+      # A mount listed twice (the self-bind of the bootstrap root propagates to its peer) may be gone already.
+      mountpoint -q "$mnt" || continue
+      umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || echo "provision: could not unmount $mnt (pass $pass)" >&2
+    done
   done
 }
 
