@@ -6,8 +6,10 @@ set -Eeuo pipefail
 
 # ---- variants as data --------------------------------------------------------------------------------
 # dhcpcd: cloud-init needs a dhcp-client, which two packages provide; name it, never let pacman pick (ISC
-# dhclient is end-of-life).
-PACKAGES=(base mkinitcpio grub efibootmgr openssh sudo cloud-init cloud-guest-utils gptfdisk netplan dosfstools dhcpcd)
+# dhclient is end-of-life). openbsd-netcat: cloud-init >= 24.3 talks to its own socket with `nc -U`
+# (cloud-init #5809/#6645), which only OpenBSD's netcat has; Arch's cloud-init package depends on it, but
+# the image names it so that no other netcat can satisfy a looser dependency.
+PACKAGES=(base mkinitcpio grub efibootmgr openssh sudo cloud-init cloud-guest-utils gptfdisk netplan dosfstools dhcpcd openbsd-netcat)
 declare -A FS_PACKAGES=([ext4]=e2fsprogs [btrfs]=btrfs-progs)
 SERVICES=(sshd systemd-networkd systemd-resolved systemd-timesyncd systemd-time-wait-sync pacman-init
   cloud-init-main cloud-init-local cloud-init-network cloud-config cloud-final)
@@ -37,6 +39,13 @@ AUR_HOME=/home/$AUR_USER
 PKG_STAGING=/var/tmp/arch-ami-packages # in the bootstrap root
 # Where the PGP keys an AUR package's sources are signed with (its validpgpkeys) are fetched from.
 PGP_KEYSERVER=hkps://keyserver.ubuntu.com
+# GnuPG's daemons: started by pacman-key, by pacman checking a signature, by the build user's gpg; each
+# keeps files below $WORK open (its socket, its working directory, the chroot it runs in).
+GPG_DAEMONS=(gpg-agent dirmngr keyboxd scdaemon)
+# While the customization scripts run, the build mirror is the target's first server (the repository state
+# pacstrap installed from); a file:// build mirror is bind-mounted read-only here in the target.
+BUILD_MIRROR_MARK="# arch-ami: the build mirror, while the customization scripts run"
+BUILD_MIRROR_MOUNT=/var/tmp/arch-ami-build-mirror
 
 # Exit codes (provision/README.md).
 E_USAGE=2 E_DISK=3 E_TARBALL=4 E_CUSTOM=5
@@ -101,12 +110,17 @@ mounts_below() { findmnt -rno TARGET | awk -v p="$1" '$0 == p || index($0, p "/"
 
 # Unmounts everything below a path, deepest first; lazily only when a plain unmount fails (a lazily
 # detached mount is gone from the tree, so nothing can walk into it).
+# Several passes: the binds made on the bootstrap root's self-bind propagate to the directory below it (a
+# shared mount), and those copies only show once the self-bind is gone.
 unmount_below() {
-  local mnt
-  mounts_below "$1" | while read -r mnt; do
-    # A mount listed twice (the self-bind of the bootstrap root propagates to its peer) may be gone already.
-    mountpoint -q "$mnt" || continue
-    umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || echo "provision: could not unmount $mnt" >&2
+  local mnt pass
+  for pass in 1 2 3 4; do
+    [[ -n $(mounts_below "$1") ]] || return 0
+    mounts_below "$1" | while read -r mnt; do
+      # A mount listed twice (the self-bind of the bootstrap root propagates to its peer) may be gone already.
+      mountpoint -q "$mnt" || continue
+      umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || echo "provision: could not unmount $mnt (pass $pass)" >&2
+    done
   done
 }
 
@@ -132,12 +146,44 @@ on_exit() {
   fi
 }
 
-# Stops the keyring's gpg-agent and lazily unmounts everything under $WORK (cleanup and failures).
+# Stops the gpg daemons and lazily unmounts everything under $WORK (cleanup and failures).
 release_mounts() {
   if [[ -d $BOOT_ROOT/etc/pacman.d/gnupg ]]; then
     in_bootstrap gpgconf --homedir /etc/pacman.d/gnupg --kill all 2>/dev/null || true
   fi
+  stop_gpg_daemons || echo "provision: gpg daemons may keep mounts below $WORK busy" >&2
   unmount_below "$WORK"
+}
+
+# PIDs of the gpg daemons whose root (chroot) is $WORK or below it: the bootstrap root, the target.
+gpg_daemons_below() {
+  local pid comm root
+  for pid in /proc/[0-9]*; do
+    comm=$(cat "$pid/comm" 2>/dev/null) || continue
+    [[ " ${GPG_DAEMONS[*]} " == *" $comm "* ]] || continue
+    root=$(readlink "$pid/root" 2>/dev/null) || continue
+    [[ $root == "$WORK" || $root == "$WORK"/* ]] && echo "${pid#/proc/}"
+  done
+  return 0
+}
+
+# Ends every gpg daemon below $WORK (TERM, then KILL); returns 1 when one survives: it would keep the
+# target busy (the strict final unmount would fail) or stay behind on the builder.
+stop_gpg_daemons() {
+  local pids=() pid names="" tries
+  mapfile -t pids < <(gpg_daemons_below)
+  ((${#pids[@]})) || return 0
+  for pid in "${pids[@]}"; do names+="$(cat "/proc/$pid/comm" 2>/dev/null) ($pid, root $(readlink "/proc/$pid/root" 2>/dev/null)) "; done
+  echo "stopping gpg daemons left below $WORK: $names"
+  kill "${pids[@]}" 2>/dev/null || true
+  for tries in {1..25}; do
+    mapfile -t pids < <(gpg_daemons_below)
+    ((${#pids[@]})) || return 0
+    ((tries == 10)) && kill -KILL "${pids[@]}" 2>/dev/null
+    sleep 0.2
+  done
+  echo "provision: gpg daemons still running below $WORK after TERM and KILL: ${pids[*]}" >&2
+  return 1
 }
 
 # ---- steps -------------------------------------------------------------------------------------------
@@ -286,6 +332,9 @@ make_filesystems() {
     ext4) mkfs.ext4 -q -F -L arch-root "$(part_path "$DISK" 3)" ;;
     btrfs) mkfs.btrfs -q -f -L arch-root "$(part_path "$DISK" 3)" ;;
   esac
+  # grub-mkconfig writes root=UUID= only when /dev/disk/by-uuid/<uuid> exists (grub's 10_linux and
+  # grub-mkconfig_lib): wait for udev to create the new filesystems' links.
+  udevadm settle
   blkid "$(part_path "$DISK" 2)" "$(part_path "$DISK" 3)"
 }
 
@@ -330,7 +379,16 @@ prepare_bootstrap() {
   # The keyring's gpg-agent must not outlive this step (it would keep the target busy).
   in_bootstrap unshare --fork --pid --mount-proc sh -c 'pacman-key --init >/dev/null && pacman-key --populate'
   refresh_keyring
+  upgrade_bootstrap
   in_bootstrap gpgconf --homedir /etc/pacman.d/gnupg --kill all 2>/dev/null || true
+}
+
+# A full upgrade of the bootstrap root before anything is built or installed in it: the tarball's packages
+# are older than the repositories', and installing newer ones (base-devel, build dependencies) next to them
+# is a partial upgrade, which Arch does not support; AUR packages then link against what the image gets.
+upgrade_bootstrap() {
+  in_bootstrap unshare --fork --pid --mount-proc pacman -Syu --noconfirm ||
+    die 1 "the full upgrade of the bootstrap root (pacman -Syu) failed (see above)"
 }
 
 # pacstrap verifies packages with the bootstrap root's keyring, frozen at the tarball's date: take the
@@ -349,7 +407,8 @@ refresh_keyring() {
   echo "keyring: archlinux-keyring ${installed:-(none)} in the bootstrap root, $available in the repositories: refreshing"
   # --overwrite: a bootstrap root may hold keyring files no package owns (not the official tarball's case).
   in_bootstrap unshare --fork --pid --mount-proc sh -c \
-    'pacman -S --noconfirm --overwrite "/usr/share/pacman/keyrings/*" archlinux-keyring >/dev/null && pacman-key --populate >/dev/null'
+    'pacman -S --noconfirm --overwrite "/usr/share/pacman/keyrings/*" archlinux-keyring >/dev/null && pacman-key --populate >/dev/null' ||
+    die 1 "the keyring refresh (pacman -S archlinux-keyring, pacman-key --populate) failed (see above)"
   echo "keyring: archlinux-keyring $(in_bootstrap pacman -Q archlinux-keyring | awk '{print $2}') populated"
 }
 
@@ -358,8 +417,12 @@ install_packages() {
   read -r -a extra <<<"${CFG[PACKAGES]:-}"
   local pkgs=("${PACKAGES[@]}" "${CFG[KERNEL]}" "${FS_PACKAGES[${CFG[FILESYSTEM]}]}" "${extra[@]}")
   echo "packages: ${pkgs[*]}"
-  # -c: the bootstrap root's cache, so no package lands in the image; -G: no build keyring; -M: own mirrorlist.
-  in_bootstrap pacstrap -c -G -M /mnt "${pkgs[@]}"
+  # -c: the bootstrap root's cache, so no package lands in the image; -M: own mirrorlist. Without -G,
+  # pacstrap copies the bootstrap root's (refreshed) keyring into the target before installing
+  # (arch-install-scripts pacstrap.in, pacstrap(): copykeyring): the customization scripts' pacman checks
+  # signatures with it; the cleanup removes it.
+  in_bootstrap pacstrap -c -M /mnt "${pkgs[@]}" ||
+    die 1 "pacstrap failed (a package missing from the repositories, or a signature pacman refused: see the 'error:' lines above)"
 }
 
 write_fstab() {
@@ -417,7 +480,18 @@ configure_bootloader() {
   set_conf "$grub" GRUB_DISABLE_RECOVERY true
   in_target grub-install --target=i386-pc "$DISK"
   in_target grub-install --target=x86_64-efi --efi-directory=/efi --boot-directory=/boot --removable --no-nvram
+  make_grub_cfg
+}
+
+# grub.cfg, refused when a kernel line lacks root=UUID=: grub's 10_linux falls back to a device path
+# (/dev/nvme1n1p3 on the builder) when /dev/disk/by-uuid is missing in the chroot, and that device does
+# not exist on the instance.
+make_grub_cfg() {
+  local cfg=$TARGET/boot/grub/grub.cfg bad
   in_target grub-mkconfig -o /boot/grub/grub.cfg
+  grep -qE '^[[:space:]]*linux[[:space:]]' "$cfg" || die 1 "grub.cfg has no kernel entry (grub-mkconfig found no kernel in /boot)"
+  bad=$(grep -E '^[[:space:]]*linux[[:space:]]' "$cfg" | grep -v 'root=UUID=' | head -n1 || true)
+  [[ -z $bad ]] || die 1 "grub.cfg boots the kernel without root=UUID= (${bad#"${bad%%[![:space:]]*}"}): /dev/disk/by-uuid was missing in the chroot; the instance would not find its root"
 }
 
 configure_cloud_init() {
@@ -634,23 +708,38 @@ install_aur_build_deps() {
 }
 
 # makepkg checks PGP-signed sources against the PKGBUILD's validpgpkeys, which must be in the build user's
-# keyring: fetched by full fingerprint (gpg checks that what it receives has that fingerprint).
+# keyring: fetched by full fingerprint (gpg checks that what it receives has that fingerprint), one key at a
+# time. makepkg accepts a source signed by any one of them (pacman's makepkg, libmakepkg/integrity/
+# verify_signature.sh: a signature is good when its key is in validpgpkeys), so a key that cannot be
+# fetched is a warning; makepkg itself refuses a source whose key is missing ("unknown public key").
 import_aur_pgp_keys() {
-  local name=$1 keys
+  local name=$1 keys key fetched=0
   mapfile -t keys < <(srcinfo_values "$name" validpgpkeys)
   ((${#keys[@]})) || return 0
-  as_builder "$name" gpg --batch --keyserver "$PGP_KEYSERVER" --recv-keys "${keys[@]}" ||
-    die $E_CUSTOM "AUR package '$name': could not fetch its validpgpkeys (${keys[*]}) from $PGP_KEYSERVER"
+  for key in "${keys[@]}"; do
+    if as_builder "$name" gpg --batch --keyserver "$PGP_KEYSERVER" --recv-keys "$key"; then
+      fetched=$((fetched + 1))
+    else
+      echo "warning: AUR package '$name': validpgpkey $key could not be fetched from $PGP_KEYSERVER"
+    fi
+  done
+  ((fetched)) || echo "warning: AUR package '$name': none of its ${#keys[@]} validpgpkeys could be fetched; makepkg will refuse its PGP-signed sources"
 }
 
+# package_name FILE: the package name in a package file name (<name>-<pkgver>-<pkgrel>-<arch>.pkg.tar.*).
+package_name() { local f=${1##*/}; f=${f%.pkg.tar*}; echo "${f%-*-*-*}"; }
+
 # makepkg (no -s: the dependencies are installed as root above) as the build user; collects the files.
+# Skips only the debug package, named exactly ${pkgbase}-debug (makepkg's libmakepkg/tidy/strip.sh), not
+# packages that merely contain -debug- (foo-debug-tools).
 make_aur_package() {
-  local name=$1 file found=0
+  local name=$1 file found=0 pkgbase
   import_aur_pgp_keys "$name"
   as_builder "$name" makepkg --noconfirm --nocolor --noprogressbar ||
     die $E_CUSTOM "AUR package '$name': makepkg failed"
+  pkgbase=$(srcinfo_values "$name" pkgbase | head -n1)
   while IFS= read -r file; do
-    [[ -f $BOOT_ROOT$file && $file != *-debug-* ]] || continue
+    [[ -f $BOOT_ROOT$file && $(package_name "$file") != "${pkgbase:-$name}-debug" ]] || continue
     AUR_BUILT+=("$file") found=1
     AUR_FILES[$name]+="$file "
     echo "built: $file"
@@ -668,6 +757,8 @@ build_aur_packages() {
     install_aur_build_deps "$name"
     make_aur_package "$name"
   done
+  # The build user's gpg (validpgpkeys) leaves dirmngr, and makepkg's signature checks gpg-agent, running.
+  stop_gpg_daemons || die 1 "could not stop the build user's gpg daemons"
 }
 
 # The built AUR packages and the uploaded local packages, in one transaction into the target; their
@@ -696,6 +787,33 @@ write_files() {
       die $E_CUSTOM "file $path could not be written"
     echo "file $path ($mode $owner, $(base64 -d <<<"$b64" | wc -c) bytes)"
   done
+}
+
+# While the scripts run, the target's pacman reaches the build mirror first: its sync databases are the build
+# mirror's (pacstrap), and an imageMirror that moved on may no longer have those versions. A file://
+# build mirror (a path in the bootstrap root) is bind-mounted read-only into the target. Removed after.
+open_build_mirror() {
+  local server=${CFG[MIRROR]} list=$TARGET/etc/pacman.d/mirrorlist path base content
+  if [[ $server == file://* ]]; then
+    path=${server#file://}
+    base=${path%%\$*}
+    base=${base%/}
+    mkdir -p "$TARGET$BUILD_MIRROR_MOUNT"
+    mount --bind -o ro "$BOOT_ROOT$base" "$TARGET$BUILD_MIRROR_MOUNT"
+    server=file://$BUILD_MIRROR_MOUNT${path#"$base"}
+  fi
+  content=$(cat "$list" 2>/dev/null || true)
+  printf '%s\nServer = %s\n%s\n' "$BUILD_MIRROR_MARK" "$server" "$content" >"$list"
+  echo "scripts: the target's pacman uses the build mirror first ($server)"
+}
+
+close_build_mirror() {
+  local list=$TARGET/etc/pacman.d/mirrorlist
+  [[ -f $list ]] && sed -i "/^${BUILD_MIRROR_MARK}\$/,+1d" "$list"
+  if mountpoint -q "$TARGET$BUILD_MIRROR_MOUNT"; then
+    umount "$TARGET$BUILD_MIRROR_MOUNT" || die 1 "could not unmount the build mirror from $TARGET$BUILD_MIRROR_MOUNT"
+  fi
+  [[ ! -d $TARGET$BUILD_MIRROR_MOUNT ]] || rmdir "$TARGET$BUILD_MIRROR_MOUNT"
 }
 
 # run_script INDEX: SCRIPT entry INDEX, run with bash -e inside the new system as root; removed after.
@@ -727,10 +845,11 @@ enable_custom_services() {
 regenerate_boot_files() {
   in_target locale-gen
   in_target mkinitcpio -P
-  in_target grub-mkconfig -o /boot/grub/grub.cfg
+  make_grub_cfg
 }
 
 clean_image() {
+  stop_gpg_daemons || die 1 "could not stop the gpg daemons in the image's keyring"
   rm -f "$TARGET/etc/machine-id" "$TARGET/var/lib/dbus/machine-id"
   rm -f "$TARGET"/etc/ssh/ssh_host_*
   rm -rf "$TARGET/etc/pacman.d/gnupg" "$TARGET/var/lib/cloud"
@@ -812,10 +931,15 @@ main() {
     write_files
   fi
   local i
+  ((${#SCRIPTS[@]} == 0)) || open_build_mirror
   for i in "${!SCRIPTS[@]}"; do
     step "script $((i + 1))/${#SCRIPTS[@]}: ${SCRIPTS[$i]% *}"
     run_script "$i"
   done
+  if ((${#SCRIPTS[@]})); then
+    stop_gpg_daemons || die 1 "could not stop the gpg daemons the scripts left running"
+    close_build_mirror
+  fi
   if [[ -n ${CFG[SERVICES]:-} ]]; then
     step "services"
     enable_custom_services

@@ -39,16 +39,20 @@ check() {
 }
 
 check_cloud_init() {
-  local status rc=0
-  # Exit 0 done, 1 error, 2 done with recoverable errors (cloud-init >= 23.4).
-  status=$(cloud-init status --wait --format json 2>&1) || rc=$?
+  local status rc=0 err
+  err=$(mktemp)
+  # Exit 0 done, 1 error, 2 done with recoverable errors (cloud-init >= 23.4). The JSON is on stdout only;
+  # a warning on stderr (a deprecation, a Python warning) is no reason to fail, and is shown only with a
+  # failure.
+  status=$(cloud-init status --wait --format json 2>"$err") || rc=$?
   python3 -c '
 import json, sys
 rc = int(sys.argv[1])
+stderr = open(sys.argv[2]).read().strip()[-300:]
 try:
     s = json.loads(sys.stdin.read())
 except ValueError as e:
-    sys.exit("cloud-init status printed no JSON (%s), exit %d" % (e, rc))
+    sys.exit("cloud-init status printed no JSON (%s), exit %d; stderr: %s" % (e, rc, stderr))
 problems = []
 if s.get("status") != "done" or rc != 0:
     problems.append("status %s (exit %d)" % (s.get("status"), rc))
@@ -59,8 +63,10 @@ if s.get("recoverable_errors"):
 if not str(s.get("detail", "")).startswith("DataSourceEc2"):
     problems.append("datasource is %r, not Ec2" % s.get("detail"))
 if problems:
-    sys.exit("; ".join(problems))
-' "$rc" <<<"$status"
+    sys.exit("; ".join(problems) + ("; stderr: " + stderr if stderr else ""))
+' "$rc" "$err" <<<"$status" || rc=$?
+  rm -f "$err"
+  return "$((rc == 0 ? 0 : 1))"
 }
 
 check_system_running() {
@@ -133,4 +139,4 @@ main() {
   echo "verify: all checks passed"
 }
 
-main "$@"
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

@@ -18,7 +18,7 @@ PAYLOAD_DEBS=(kmod locales tzdata busybox-static cpio gzip xz-utils grub-common 
   grub-efi-amd64-bin cloud-guest-utils gdisk btrfs-progs e2fsprogs dosfstools sudo
   systemd systemd-sysv udev systemd-resolved systemd-timesyncd libpam-systemd libnss-resolve libnss-myhostname
   dbus iproute2 openssh-server openssh-client openssh-sftp-server cloud-init netplan.io netplan-generator
-  dhcpcd-base pacman-package-manager makepkg gnupg login passwd procps less)
+  dhcpcd-base netcat-openbsd pacman-package-manager makepkg gnupg login passwd procps less)
 # Arch package name -> Debian packages whose files it gets (the rest of the payload is "base").
 declare -A SPLIT=(
   [grub]="grub-common grub2-common grub-pc-bin grub-efi-amd64-bin"
@@ -27,6 +27,7 @@ declare -A SPLIT=(
   [systemd]="systemd systemd-sysv udev systemd-resolved systemd-timesyncd libpam-systemd libnss-resolve libnss-myhostname libsystemd-shared"
   [openssh]="openssh-server openssh-client openssh-sftp-server"
   [cloud-init]=cloud-init [netplan]="netplan.io netplan-generator python3-netplan libnetplan1" [dhcpcd]=dhcpcd-base
+  [openbsd-netcat]=netcat-openbsd
 )
 # Packages provision.sh installs that need no program in this test (real names, empty content). base-devel
 # and git are what provision.sh installs into the bootstrap root for AUR builds: the tools themselves
@@ -49,16 +50,19 @@ CLOUD_INIT_TEMPLATE_VERSION=25.1.4
 
 # As in Arch, installing base brings systemd. The test's local package needs a repository package that
 # nothing else installs (arch-ami-test-dep), so the image proves dependencies were resolved.
-declare -A DEPENDS=([base]=systemd [arch-ami-test-local]=arch-ami-test-dep)
+declare -A DEPENDS=([base]="systemd archlinux-keyring" [arch-ami-test-local]=arch-ami-test-dep)
 
-# make_package NAME DIR DESCRIPTION: writes NAME-1.0-1-x86_64.pkg.tar.zst from DIR into $REPO.
+# make_package NAME DIR DESCRIPTION: writes NAME-$PKGVER-x86_64.pkg.tar.zst from DIR into $REPO, with a
+# detached signature (.sig, as makepkg --sign writes it) by the key $SIGNER when set.
+PKGVER=1.0-1 SIGNER=""
 make_package() {
-  local name=$1 dir=$2 desc=$3 size dep
+  local name=$1 dir=$2 desc=$3 size dep file
+  file=$REPO/$name-$PKGVER-x86_64.pkg.tar.zst
   size=$(du -sb "$dir" | cut -f1)
   cat >"$dir/.PKGINFO" <<EOF
 pkgname = $name
 pkgbase = $name
-pkgver = 1.0-1
+pkgver = $PKGVER
 pkgdesc = $desc
 url = https://example.invalid/arch-ami-test
 builddate = 0
@@ -68,9 +72,11 @@ arch = x86_64
 license = custom
 EOF
   for dep in ${DEPENDS[$name]:-}; do printf 'depend = %s\n' "$dep" >>"$dir/.PKGINFO"; done
+  rm -f "$file" "$file.sig"
   (cd "$dir" && { echo .PKGINFO; find . -mindepth 1 -maxdepth 1 ! -name .PKGINFO -printf '%P\n' | sort; } |
-    bsdtar --uid 0 --gid 0 -cf - -T - | zstd -q -T0 -3 -o "$REPO/$name-1.0-1-x86_64.pkg.tar.zst")
-  log "package $name ($(du -h "$REPO/$name-1.0-1-x86_64.pkg.tar.zst" | cut -f1))"
+    bsdtar --uid 0 --gid 0 -cf - -T - | zstd -q -T0 -3 -o "$file")
+  [[ -z $SIGNER ]] || gpg_sign "$SIGNER" "$file"
+  log "package $name $PKGVER ($(du -h "$file" | cut -f1))${SIGNER:+, signed by $SIGNER}"
 }
 
 build_payload_root() {
@@ -91,7 +97,9 @@ build_payload_root() {
   chmod 555 "$root/proc" "$root/sys"
   [[ -f $root/etc/locale.gen ]] || : >"$root/etc/locale.gen"
   archify_payload "$root"
-  install_test_keyring "$root"
+  # The keyring comes from the archlinux-keyring package (base depends on it, as Arch's does); Debian's
+  # archive keyrings (apt's, unused here) go, so that only the "Arch" keyring is populated, as on Arch.
+  rm -f "$root"/usr/share/keyrings/debian-archive-* "$root"/etc/apt/trusted.gpg.d/debian-archive-*
 }
 
 # Turns the Debian root into what Arch's packages and filesystem leave: no unit enabled by a Debian
@@ -110,7 +118,28 @@ archify_payload() {
   sed -i -E 's/^hosts:.*/hosts: mymachines resolve [!UNAVAIL=return] files myhostname dns/' "$root/etc/nsswitch.conf"
   arch_openssh_units "$root"
   arch_cloud_init_config "$root"
+  arch_pacman_conf >"$root/etc/pacman.conf"
+  # Debian's nc is an alternatives link (a maintainer script's); Arch's openbsd-netcat ships /usr/bin/nc.
+  rm -f "$root/usr/bin/nc" "$root/etc/alternatives/nc" "$root"/etc/alternatives/nc.*
 }
+# Arch's stock /etc/pacman.conf options (pacman's package): package signatures required, database signatures
+# optional, local package files optional. One repository, [core] (the test repository has no other).
+# Without DownloadUser: Debian's pacman package creates no alpm user to download as.
+arch_pacman_conf() {
+  cat <<'EOF'
+[options]
+HoldPkg     = pacman glibc
+Architecture = auto
+CheckSpace
+ParallelDownloads = 5
+SigLevel    = Required DatabaseOptional
+LocalFileSigLevel = Optional
+
+[core]
+Include = /etc/pacman.d/mirrorlist
+EOF
+}
+
 
 # Arch's openssh ships sshd.service (and sshdgenkeys.service), not Debian's ssh.service/ssh.socket.
 arch_openssh_units() {
@@ -209,6 +238,7 @@ split_payload() {
     (cd "$root" && xargs -d '\n' rm -f <"$list")
     rm -f "$list"
   done
+  ln -s nc.openbsd "$out/openbsd-netcat/usr/bin/nc"
   # GRUB's defaults file (Debian creates it in a maintainer script).
   install -Dm644 "$out/grub/usr/share/grub/default/grub" "$out/grub/etc/default/grub"
   # Arch's grub-mkconfig boots the kernel with "rw" (Debian's with "ro"): the root comes up writable, so
@@ -262,44 +292,119 @@ build_repo() {
   # A repository package only the test's local and "AUR" packages depend on.
   mkdir -p "$pkgs/arch-ami-test-dep/usr/share/arch-ami-test-dep"
   echo "arch-ami test: installed as a dependency" >"$pkgs/arch-ami-test-dep/usr/share/arch-ami-test-dep/README"
-  # archlinux-keyring: provision.sh refreshes the bootstrap root's keyring from the repository before pacstrap.
-  mkdir -p "$pkgs/archlinux-keyring/usr/share/pacman/keyrings"
-  cp "$KEYRING"/archlinux* "$pkgs/archlinux-keyring/usr/share/pacman/keyrings/"
+  # A repository package nothing depends on: the customization script installs it with the image's pacman.
+  mkdir -p "$pkgs/arch-ami-test-extra/usr/share/arch-ami-test-extra"
+  echo "arch-ami test: installed by a customization script with pacman" >"$pkgs/arch-ami-test-extra/usr/share/arch-ami-test-extra/README"
+  buildroot_package "$pkgs/arch-ami-test-buildroot" 1.0-1
   mv "$root" "$pkgs/base"
   rm -rf "$root.kernel"
+  # Every package signed by the current packager key, as Arch's packages are by their packagers' keys.
   for name in "$pkgs"/*; do
-    make_package "${name##*/}" "$name" "arch-ami test package ${name##*/} (Debian $DEBIAN_SUITE binaries or a test stand-in)"
+    SIGNER=$PACKAGER_NEW make_package "${name##*/}" "$name" "arch-ami test package ${name##*/} (Debian $DEBIAN_SUITE binaries or a test stand-in)"
   done
-  repo-add -q "$REPO/core.db.tar.gz" "$REPO"/*.pkg.tar.zst
+  # archlinux-keyring: the new keyring (with the current packager key), signed by the older packager key
+  # that the tarball's stale keyring already trusts (as a keyring update must be, to be installable).
+  keyring_package "$work/keyring" "$KEYRING_NEW"
+  PKGVER=$KEYRING_NEW_VERSION SIGNER=$PACKAGER_OLD make_package archlinux-keyring "$work/keyring" "arch-ami test keyring (current)"
+  bad_packages "$work/bad"
+  # The database signed too (pacman checks it when present: DatabaseOptional).
+  GNUPGHOME=$SIGNING repo-add -q -s -k "$PACKAGER_OLD" "$REPO/core.db.tar.gz" "$REPO"/*.pkg.tar.zst
+  [[ -f $REPO/core.db.tar.gz.sig ]] || die "repo-add wrote no database signature"
   rm -rf "$work"
 }
 
-# A throwaway keyring standing in for archlinux-keyring, so `pacman-key --populate` works as with Arch's:
-# built once into $KEYRING, installed into the bootstrap root and the image's base package.
-KEYRING=""
-make_test_keyring() {
-  local gnupg fpr
-  KEYRING=$(mktemp -d)
-  gnupg=$(mktemp -d)
-  gpg --homedir "$gnupg" --batch --quiet --passphrase '' --quick-gen-key 'arch-ami test <test@arch-ami.invalid>' ed25519 sign never 2>/dev/null
-  fpr=$(gpg --homedir "$gnupg" --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}')
-  gpg --homedir "$gnupg" --export >"$KEYRING/archlinux.gpg"
-  printf '%s:4:\n' "$fpr" >"$KEYRING/archlinux-trusted"
-  : >"$KEYRING/archlinux-revoked"
-  gpgconf --homedir "$gnupg" --kill all 2>/dev/null || true
-  rm -rf "$gnupg"
+# buildroot_package DIR VERSION: arch-ami-test-buildroot stands in for the libraries and tools (glibc, gcc…)
+# the bootstrap tarball ships older than the repositories: 0.9-1 in the tarball's root, 1.0-1 in the
+# repository. The stand-in AUR package records the version it was built on.
+buildroot_package() {
+  mkdir -p "$1/usr/share/arch-ami-test-buildroot"
+  echo "$2" >"$1/usr/share/arch-ami-test-buildroot/version"
 }
 
-# Arch's pacman-key populates from /usr/share/pacman/keyrings, Debian's from /usr/share/keyrings: the
-# keyring goes to both, and Debian's archive keyrings (apt's, unused here) go, so that only the
-# "Arch" keyring is populated, as on Arch.
-install_test_keyring() {
-  local root=$1 dir
-  rm -f "$root"/usr/share/keyrings/debian-archive-*.gpg "$root"/etc/apt/trusted.gpg.d/debian-archive-*
-  for dir in usr/share/pacman/keyrings usr/share/keyrings; do
-    mkdir -p "$root/$dir"
-    cp "$KEYRING"/archlinux* "$root/$dir/"
+# keyring_package DIR KEYRING: archlinux-keyring's files, where Arch's pacman-key reads them
+# (/usr/share/pacman/keyrings) and where Debian's does (/usr/share/keyrings).
+keyring_package() {
+  local d
+  for d in usr/share/pacman/keyrings usr/share/keyrings; do
+    mkdir -p "$1/$d"
+    cp "$2"/archlinux* "$1/$d/"
   done
+}
+
+# Two packages the negative cases ask for: one signed by a key no keyring knows, one changed after it was
+# signed (its signature is the original's; the database's checksum is the changed file's, as when a
+# mirror serves a tampered file with a matching database).
+bad_packages() {
+  local dir=$1 tampered
+  mkdir -p "$dir/unknown/usr/share/arch-ami-test-unknown-key" "$dir/tampered/usr/share/arch-ami-test-tampered"
+  echo "signed by an unknown key" >"$dir/unknown/usr/share/arch-ami-test-unknown-key/README"
+  SIGNER=$UNKNOWN_KEY make_package arch-ami-test-unknown-key "$dir/unknown" "arch-ami test: signed by a key no keyring has"
+  echo "as signed" >"$dir/tampered/usr/share/arch-ami-test-tampered/README"
+  SIGNER=$PACKAGER_NEW make_package arch-ami-test-tampered "$dir/tampered" "arch-ami test: changed after signing"
+  tampered=$REPO/arch-ami-test-tampered-$PKGVER-x86_64.pkg.tar.zst
+  mv "$tampered.sig" "$dir/tampered.sig"
+  echo "changed after signing" >"$dir/tampered/usr/share/arch-ami-test-tampered/README"
+  make_package arch-ami-test-tampered "$dir/tampered" "arch-ami test: changed after signing"
+  mv "$dir/tampered.sig" "$tampered.sig"
+}
+
+# gpg_sign FPR FILE: FILE.sig, a binary detached signature by FPR (the exact key, not a subkey choice).
+gpg_sign() { sgpg --batch --quiet --pinentry-mode loopback --passphrase '' -u "$1!" --detach-sign --no-armor -o "$2.sig" "$2"; }
+
+# A test keyring built the way archlinux-keyring is (archlinux/archlinux-keyring: archlinux.gpg holds main
+# and packager keys; archlinux-trusted lists the main keys with owner trust 4, marginal; each packager key
+# is certified by at least three main keys, so gpg's default marginals-needed 3 makes it valid after
+# pacman-key --populate lsigns the main keys; archlinux-revoked lists revoked keys). The keys live in
+# GNUPGHOME=$SIGNING while the tarball is built:
+#   KEYRING_OLD (archlinux-keyring 20240101-1, installed in the tarball's root: a stale keyring) has the
+#     main keys and the older packager key;
+#   KEYRING_NEW (20261201-1, in the repository) adds the current packager key, which signs every other
+#     package: pacstrap only succeeds after provision.sh refreshed the keyring;
+#   UNKNOWN_KEY is in neither.
+KEYRING_OLD="" KEYRING_NEW="" SIGNING="" PACKAGER_OLD="" PACKAGER_NEW="" UNKNOWN_KEY=""
+KEYRING_OLD_VERSION=20240101-1 KEYRING_NEW_VERSION=20261201-1
+MAIN_KEYS=()
+sgpg() { gpg --homedir "$SIGNING" "$@"; }
+gen_key() {
+  sgpg --batch --quiet --pinentry-mode loopback --passphrase '' --quick-gen-key "$1" ed25519 "$2" never >/dev/null 2>&1
+  sgpg --with-colons --list-keys "$1" | awk -F: '/^fpr/ {print $10; exit}'
+}
+make_test_keyring() {
+  local n main
+  SIGNING=$(mktemp -d) KEYRING_OLD=$(mktemp -d) KEYRING_NEW=$(mktemp -d)
+  for n in 1 2 3; do MAIN_KEYS+=("$(gen_key "arch-ami test main key $n <main-$n@arch-ami.invalid>" cert)"); done
+  PACKAGER_OLD=$(gen_key "arch-ami test packager 2024 <packager-2024@arch-ami.invalid>" sign)
+  PACKAGER_NEW=$(gen_key "arch-ami test packager 2026 <packager-2026@arch-ami.invalid>" sign)
+  UNKNOWN_KEY=$(gen_key "arch-ami test unknown packager <unknown@arch-ami.invalid>" sign)
+  for main in "${MAIN_KEYS[@]}"; do
+    sgpg --batch --quiet --yes --pinentry-mode loopback --passphrase '' -u "$main!" --quick-sign-key "$PACKAGER_OLD" >/dev/null 2>&1
+    sgpg --batch --quiet --yes --pinentry-mode loopback --passphrase '' -u "$main!" --quick-sign-key "$PACKAGER_NEW" >/dev/null 2>&1
+  done
+  sgpg --export "${MAIN_KEYS[@]}" "$PACKAGER_OLD" >"$KEYRING_OLD/archlinux.gpg"
+  sgpg --export "${MAIN_KEYS[@]}" "$PACKAGER_OLD" "$PACKAGER_NEW" >"$KEYRING_NEW/archlinux.gpg"
+  for main in "${MAIN_KEYS[@]}"; do printf '%s:4:\n' "$main"; done | tee "$KEYRING_OLD/archlinux-trusted" >"$KEYRING_NEW/archlinux-trusted"
+  : >"$KEYRING_OLD/archlinux-revoked"
+  : >"$KEYRING_NEW/archlinux-revoked"
+  log "test keyring: main keys ${MAIN_KEYS[*]}; packager keys $PACKAGER_OLD (2024), $PACKAGER_NEW (2026); unknown $UNKNOWN_KEY"
+}
+
+# The tarball's root as the official one is: Arch's pacman.conf, a keyring package installed (the stale
+# one: the tarball's date) and the toolchain stand-in at its older version. pacman -U of the local files
+# (LocalFileSigLevel = Optional: unsigned local files install), in the root's own pacman database.
+install_bootstrap_packages() {
+  local root=$1 dir files
+  dir=$(mktemp -d "$root/var/tmp/pkgs.XXXXXX")
+  keyring_package "$dir/keyring" "$KEYRING_OLD"
+  buildroot_package "$dir/buildroot" 0.9-1
+  REPO=$dir PKGVER=$KEYRING_OLD_VERSION make_package archlinux-keyring "$dir/keyring" "arch-ami test keyring (stale)"
+  REPO=$dir PKGVER=0.9-1 make_package arch-ami-test-buildroot "$dir/buildroot" "arch-ami test: toolchain stand-in"
+  rm -f "$root"/usr/share/keyrings/debian-archive-* "$root"/etc/apt/trusted.gpg.d/debian-archive-*
+  mkdir -p "$root/var/lib/pacman"
+  # CheckSpace needs the chroot's mounts; the test root has none here (provision.sh turns it off too).
+  sed 's/^CheckSpace/#CheckSpace/' "$root/etc/pacman.conf" >"$dir/pacman.conf"
+  files=("$dir"/*.pkg.tar.zst)
+  chroot "$root" pacman --config "${dir#"$root"}/pacman.conf" -U --noconfirm "${files[@]#"$root"}" >&2
+  rm -rf "$dir"
 }
 
 build_bootstrap() {
@@ -318,23 +423,15 @@ build_bootstrap() {
   mkdir -p "$out"
   aur_repositories "$root" "$out"
   local_package "$out"
-  cat >"$root/etc/pacman.conf" <<EOF
-# arch-ami TEST bootstrap: an unsigned local repository built by the tests (the official tarball ships
-# Arch's stock pacman.conf with SigLevel = Required DatabaseOptional).
-[options]
-Architecture = x86_64
-SigLevel = Never
-CheckSpace
-
-[core]
-Include = /etc/pacman.d/mirrorlist
-EOF
+  arch_pacman_conf >"$root/etc/pacman.conf"
   mkdir -p "$root/etc/pacman.d"
   # shellcheck disable=SC2016 # $repo and $arch are pacman's variables
   printf 'Server = file://%s/$repo/os/$arch\n' "$REPO_PATH" >"$root/etc/pacman.d/mirrorlist"
-  install_test_keyring "$root"
+  install_bootstrap_packages "$root"
+  printf '%s\n' "$PACKAGER_OLD" >"$out/packager-old" && printf '%s\n' "$PACKAGER_NEW" >"$out/packager-new"
   tar -C "$work" --numeric-owner -cf - root.x86_64 | zstd -q -T0 -3 -o "$out/bootstrap.tar.zst"
-  rm -rf "$work" "$KEYRING"
+  gpgconf --homedir "$SIGNING" --kill all 2>/dev/null || true
+  rm -rf "$work" "$KEYRING_OLD" "$KEYRING_NEW" "$SIGNING"
   log "test bootstrap tarball: $(du -h "$out/bootstrap.tar.zst" | cut -f1)"
 }
 
@@ -386,6 +483,53 @@ PKGBUILD
   } >"$dir/.SRCINFO"
 }
 
+# aur_lib_pkgbuild DIR VERSION: arch-ami-aur-lib, a split package (pkgbase arch-ami-aur-lib: the library
+# and arch-ami-aur-lib-debug-tools, a real package whose name merely contains "-debug-"). Its build()
+# (run by makepkg without fakeroot) records who built it and the build root's toolchain stand-in version;
+# the library package ships both records.
+aur_lib_pkgbuild() {
+  local dir=$1 version=$2
+  # shellcheck disable=SC2016 # expanded by makepkg
+  cat >"$dir/PKGBUILD" <<PKGBUILD
+# Maintainer: arch-ami tests <test@arch-ami.invalid>
+pkgbase=arch-ami-aur-lib
+pkgname=(arch-ami-aur-lib arch-ami-aur-lib-debug-tools)
+pkgver=$version
+pkgrel=1
+pkgdesc="arch-ami test: an AUR package built on the builder"
+arch=(any)
+url=https://example.invalid/arch-ami-test
+license=(custom)
+makedepends=(git)
+options=(!strip)
+
+build() {
+  id -un >built-by
+  cat /usr/share/arch-ami-test-buildroot/version >built-on
+}
+
+package_arch-ami-aur-lib() {
+  install -d "\$pkgdir/usr/bin" "\$pkgdir/usr/share/arch-ami-aur-lib"
+  printf "#!/bin/sh\necho arch-ami-aur-lib %s\n" "\$pkgver" >"\$pkgdir/usr/bin/arch-ami-aur-lib-hello"
+  chmod 755 "\$pkgdir/usr/bin/arch-ami-aur-lib-hello"
+  install -m644 "\$srcdir/built-by" "\$srcdir/built-on" "\$pkgdir/usr/share/arch-ami-aur-lib/"
+}
+
+package_arch-ami-aur-lib-debug-tools() {
+  install -d "\$pkgdir/usr/share/arch-ami-aur-lib-debug-tools"
+  echo "arch-ami test: a split package named *-debug-*, not a debug package" >"\$pkgdir/usr/share/arch-ami-aur-lib-debug-tools/README"
+}
+PKGBUILD
+  {
+    printf 'pkgbase = arch-ami-aur-lib\n\tpkgdesc = arch-ami test: an AUR package built on the builder\n'
+    printf '\tpkgver = %s\n\tpkgrel = 1\n\turl = https://example.invalid/arch-ami-test\n\tarch = any\n\tlicense = custom\n' "$version"
+    printf '\tmakedepends = git\n\toptions = !strip\n\npkgname = arch-ami-aur-lib\n\npkgname = arch-ami-aur-lib-debug-tools\n'
+  } >"$dir/.SRCINFO"
+}
+
+# Fingerprints on no keyserver (made up for the test).
+AUR_DEMO_PGP_KEYS=(A1B2C3D4E5F60718293A4B5C6D7E8F9012345678 0FEDCBA9876543210FEDCBA9876543210FEDCBA9)
+
 # Two "AUR" packages as bare repositories below $AUR_PATH: arch-ami-aur-demo depends on arch-ami-aur-lib
 # (another AUR package: built first) and on the repository's arch-ami-test-dep, and ships a service.
 # arch-ami-aur-lib has two commits (1.0, then 2.0); the test pins the first. Writes $out/aur-packages: the
@@ -395,22 +539,23 @@ aur_repositories() {
   work=$(mktemp -d)
   mkdir -p "$root$AUR_PATH" "$work/lib" "$work/demo"
   # shellcheck disable=SC2016 # expanded by makepkg
-  local lib_body='  install -d "$pkgdir/usr/bin"
-  printf "#!/bin/sh\necho arch-ami-aur-lib %s\n" "$pkgver" >"$pkgdir/usr/bin/arch-ami-aur-lib-hello"
-  chmod 755 "$pkgdir/usr/bin/arch-ami-aur-lib-hello"'
-  # shellcheck disable=SC2016 # expanded by makepkg
   local demo_body='  install -d "$pkgdir/usr/bin" "$pkgdir/usr/lib/systemd/system"
   printf "#!/bin/sh\nmkdir -p /var/lib/arch-ami-aur-demo\narch-ami-aur-lib-hello >/var/lib/arch-ami-aur-demo/marker\n" >"$pkgdir/usr/bin/arch-ami-aur-demo"
   chmod 755 "$pkgdir/usr/bin/arch-ami-aur-demo"
   printf "[Unit]\nDescription=arch-ami test: a service from an AUR package\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/usr/bin/arch-ami-aur-demo\n\n[Install]\nWantedBy=multi-user.target\n" >"$pkgdir/usr/lib/systemd/system/arch-ami-aur-demo.service"'
   git -C "$work/lib" init -q -b master
-  aur_pkgbuild "$work/lib" arch-ami-aur-lib 1.0 "" "$lib_body"
+  aur_lib_pkgbuild "$work/lib" 1.0
   aur_commit "$work/lib" "arch-ami-aur-lib 1.0"
   pin=$(git -C "$work/lib" rev-parse HEAD)
-  aur_pkgbuild "$work/lib" arch-ami-aur-lib 2.0 "" "$lib_body"
+  aur_lib_pkgbuild "$work/lib" 2.0
   aur_commit "$work/lib" "arch-ami-aur-lib 2.0"
   git -C "$work/demo" init -q -b master
   aur_pkgbuild "$work/demo" arch-ami-aur-demo 1.0 "arch-ami-aur-lib 'arch-ami-test-dep>=1.0'" "$demo_body"
+  # Two validpgpkeys (no signed source): provision.sh fetches each from the keyserver as the build user
+  # (offline both fail: warnings, makepkg has nothing to verify), which leaves the build user's dirmngr.
+  printf 'validpgpkeys=(%s %s)\n' "${AUR_DEMO_PGP_KEYS[@]}" >>"$work/demo/PKGBUILD"
+  sed -i "s/^\toptions = !strip$/\tvalidpgpkeys = ${AUR_DEMO_PGP_KEYS[0]}\n\tvalidpgpkeys = ${AUR_DEMO_PGP_KEYS[1]}\n&/" "$work/demo/.SRCINFO"
+  grep -c validpgpkeys "$work/demo/.SRCINFO" | grep -qx 2 || die "could not add validpgpkeys to arch-ami-aur-demo's .SRCINFO"
   aur_commit "$work/demo" "arch-ami-aur-demo 1.0"
   git clone -q --bare "$work/lib" "$root$AUR_PATH/arch-ami-aur-lib.git"
   git clone -q --bare "$work/demo" "$root$AUR_PATH/arch-ami-aur-demo.git"

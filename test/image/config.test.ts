@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { AttachedImage, sh } from "./attach";
-import { TestImage, repo, skipUnlessCapable, testImage } from "./testImage";
+import { TestImage, bootstrapArtefact, bootstrapArtefactPath, repo, runLog, skipUnlessCapable, testImage } from "./testImage";
 import { DEFAULTS } from "../../src/settings";
 
 const skip = skipUnlessCapable();
@@ -118,7 +118,7 @@ describe("provisioned image: issue 9 configuration", { skip }, () => {
         img = new AttachedImage(t.image);
     });
     after(() => img?.detach());
-    const lastRun = () => t.log.slice(t.log.lastIndexOf("=== surrogate command 07-provision ==="));
+    const lastRun = () => runLog(t, "provision");
 
     it("keeps the locale through cloud-init's first boot and, built without a hostname, pins none (rendered config)", () => {
         const cfg = cloudInitYaml(img.p("etc/cloud/cloud.cfg.d/90-arch-ami.cfg"));
@@ -139,12 +139,11 @@ describe("provisioned image: issue 9 configuration", { skip }, () => {
         assert.deepEqual(servers, [`Server = ${DEFAULTS.imageMirror}`]);
         assert.match(lastRun(), /mirror file:\/\/\/srv\/arch-ami-test-repo/, "the build itself used the test repository");
     });
-    it("builds the initramfs without the kms hook and without DRM drivers", () => {
+    // "No DRM driver in the initramfs" is not claimed offline: the initramfs is built by the stand-in
+    // mkinitcpio from a kernel without GPU modules, so such a check could not fail (README: unproven).
+    it("configures the initramfs without the kms hook (the configuration Arch's mkinitcpio reads)", () => {
         const hooks = img.read("etc/mkinitcpio.conf.d/10-arch-ami.conf").match(/^HOOKS=\((.*)\)$/m)![1].split(" ");
         assert.ok(!hooks.includes("kms"), `HOOKS ${hooks.join(" ")}`);
-        const files = execFileSync("sh", ["-c", `zcat '${img.p("boot/initramfs-linux.img")}' | cpio -t --quiet`], { encoding: "utf8" });
-        assert.ok(files.split("\n").length > 10, "initramfs listed");
-        assert.doesNotMatch(files, /drivers\/gpu\/|\/drm\//);
     });
     it("has a fallback .network that never competes with the primary route nor waits for absent NICs", () => {
         const n = img.read("etc/systemd/network/80-arch-ami-dhcp.network");
@@ -161,11 +160,41 @@ describe("provisioned image: issue 9 configuration", { skip }, () => {
     it("installs dhcpcd as cloud-init's dhcp-client", () => {
         assert.ok(fs.existsSync(img.p("var/lib/pacman/local/dhcpcd-1.0-1")));
     });
-    it("refreshed the bootstrap root's archlinux-keyring from the repository before pacstrap", () => {
+    it("refreshed the bootstrap root's stale keyring before pacstrap: the packages' key is only in the new one", () => {
+        const boot = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-bootstrap-"));
+        try {
+            execFileSync("sh", ["-c", `zstd -dc '${bootstrapArtefactPath("bootstrap.tar.zst")}' | tar -x -C '${boot}' root.x86_64/etc/pacman.conf root.x86_64/usr/share/keyrings/archlinux.gpg root.x86_64/var/lib/pacman/local`]);
+            const root = path.join(boot, "root.x86_64");
+            // The tarball: Arch's signature levels, the stale keyring installed, without the current packager key.
+            const conf = fs.readFileSync(path.join(root, "etc/pacman.conf"), "utf8");
+            assert.match(conf, /^SigLevel\s*=\s*Required DatabaseOptional$/m);
+            assert.doesNotMatch(conf, /Never/);
+            assert.ok(fs.existsSync(path.join(root, "var/lib/pacman/local/archlinux-keyring-20240101-1")));
+            const keys = (file: string) => execFileSync("gpg", ["--batch", "--with-colons", "--show-keys", file], { encoding: "utf8" });
+            const stale = keys(path.join(root, "usr/share/keyrings/archlinux.gpg"));
+            assert.ok(stale.includes(bootstrapArtefact("packager-old")), "the stale keyring has the older packager key");
+            assert.ok(!stale.includes(bootstrapArtefact("packager-new")), "the stale keyring lacks the key every image package is signed with");
+            // The image's keyring package (what the refresh installed, from the repository) has it.
+            assert.ok(keys(img.p("usr/share/keyrings/archlinux.gpg")).includes(bootstrapArtefact("packager-new")));
+            assert.ok(fs.existsSync(img.p("var/lib/pacman/local/archlinux-keyring-20261201-1")));
+        } finally {
+            fs.rmSync(boot, { recursive: true, force: true });
+        }
+        // pacstrap succeeded with packages signed by that key (and refused one by a key the keyring lacks:
+        // image.test.ts), so the refresh happened before it.
         const run = lastRun();
-        assert.match(run, /keyring: archlinux-keyring \(none\) in the bootstrap root, 1\.0-1 in the repositories: refreshing/);
-        assert.match(run, /keyring: archlinux-keyring 1\.0-1 populated/);
-        assert.ok(run.indexOf("keyring: archlinux-keyring 1.0-1 populated") < run.search(/==> \[6\/\d+\] pacstrap/));
+        assert.match(run, /keyring: archlinux-keyring 20240101-1 in the bootstrap root, 20261201-1 in the repositories: refreshing/);
+        assert.match(run, /ARCH-AMI-PROVISION-OK/);
+    });
+    it("fully upgraded the bootstrap root (pacman -Syu) before pacstrap", () => {
+        const run = lastRun();
+        const upgrade = run.search(/upgrading arch-ami-test-buildroot/);
+        assert.ok(upgrade > 0, "pacman -Syu upgraded the toolchain stand-in");
+        assert.ok(upgrade < run.search(/==> \[6\/\d+\] pacstrap/));
+    });
+    it("installs openbsd-netcat (cloud-init >= 24.3 runs nc -U)", () => {
+        assert.ok(fs.existsSync(img.p("var/lib/pacman/local/openbsd-netcat-1.0-1")));
+        assert.equal(fs.readlinkSync(img.p("usr/bin/nc")), "nc.openbsd");
     });
     it("never removed the work directory while something below it was mounted (the re-run after failures)", () => {
         assert.doesNotMatch(t.log, /NOT removing/);

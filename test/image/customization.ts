@@ -13,12 +13,21 @@ export const TEST_FILES = [
     { path: "/etc/arch-ami-test/secret.conf", content: "token=not-really-a-secret\n", mode: "0600", owner: "root:root" },
     { path: "/opt/arch-ami-test/notes/readme.txt", content: "written by the arch-ami image test\n", mode: "0640", owner: "root:wheel" },
 ];
-/** The second script reads what the first wrote (and a file), and extends it. */
+/** A repository package nothing depends on, installed by the third script with the image's pacman. */
+export const TEST_PACMAN_PACKAGE = "arch-ami-test-extra";
+/** The second script reads what the first wrote (and a file), and extends it; the third runs pacman. */
 export const TEST_SCRIPTS = [
     { name: "first-marker", content: "mkdir -p /var/lib/arch-ami-test\necho first >/var/lib/arch-ami-test/scripts.log\n" },
     {
         name: "second-extends",
         content: "grep -qx first /var/lib/arch-ami-test/scripts.log\ntest -s /etc/arch-ami-test/secret.conf\necho \"second saw: $(cat /var/lib/arch-ami-test/scripts.log)\" >>/var/lib/arch-ami-test/scripts.log\n",
+    },
+    {
+        // The image's own pacman, checking the package's signature with the keyring the target has while
+        // scripts run; then, as a script adding a third-party repository's key would, pacman-key signs a
+        // key locally (which starts gpg-agent in the image's keyring).
+        name: "pacman-install",
+        content: `pacman -S --noconfirm ${TEST_PACMAN_PACKAGE}\ntest -f /usr/share/${TEST_PACMAN_PACKAGE}/README\npacman-key --lsign-key packager-2026@arch-ami.invalid\n`,
     },
 ];
 /** A second script that fails under bash -e: the line after the failing command never runs. */

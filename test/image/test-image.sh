@@ -5,9 +5,10 @@
 # NVMe drive whose serial is a volume id, the same uploads and the same command line as the ArchAmi
 # component's remote command. Exit 0 only when provisioning succeeded; the image is left at PATH and the
 # surrogate's serial log at PATH.log. --negative-cases first runs the refusal cases (unknown volume,
-# mounted disk, corrupt tarball, missing package, a failure inside "configure", a failing customization
-# script followed by a check that the volume was left unmounted) on the same VM and checks each fails as it
-# should; the real run after them proves a re-run after a failure is clean. The ext4 image is the
+# mounted disk, corrupt tarball, missing package, a package signed by an unknown key, a tampered package, a
+# failure inside "configure", a failing customization script followed by a check that the volume was left
+# unmounted) on the same VM and checks each fails as it should; the real run after them proves a re-run
+# after a failure is clean; a last command checks the builder (no gpg daemon left, nothing mounted). The ext4 image is the
 # customized one (files, scripts, a service, a kernel parameter, a local package and two packages from
 # the stand-in AUR) and is built without a hostname (the product default); the btrfs image pins one.
 set -Eeuo pipefail
@@ -73,9 +74,17 @@ negative_cases() {
   add_command unknown-volume 3 "$(render --volume-id vol-0fffffffffffffff0)"
   add_command mounted-disk 3 "sudo mkfs.ext4 -q -F $dev && sudo mkdir -p /mnt/busy && sudo mount $dev /mnt/busy
 ($(render --volume-id "$VOLUME_ID")); rc=\$?; sudo umount /mnt/busy; sudo wipefs -q -a $dev; exit \$rc"
+  # The disk is left as it was: a marker written to its first sector beforehand is still there (exit 99
+  # otherwise).
   add_command corrupt-tarball 4 "mv $tb $tb.good && head -c 300000 $tb.good > $tb
-($(render --volume-id "$VOLUME_ID")); rc=\$?; mv $tb.good $tb; exit \$rc"
+printf arch-ami-untouched | sudo dd of=$dev conv=notrunc status=none
+($(render --volume-id "$VOLUME_ID")); rc=\$?; mv $tb.good $tb
+[ \"\$(sudo head -c 18 $dev)\" = arch-ami-untouched ] || rc=99
+sudo dd if=/dev/zero of=$dev bs=512 count=1 status=none; exit \$rc"
   add_command missing-package 1 "$(render --volume-id "$VOLUME_ID" --packages arch-ami-no-such-package)"
+  # Package signatures (the test repository is signed; pacman.conf: SigLevel = Required DatabaseOptional).
+  add_command unknown-key 1 "$(render --volume-id "$VOLUME_ID" --packages arch-ami-test-unknown-key)"
+  add_command tampered-package 1 "$(render --volume-id "$VOLUME_ID" --packages arch-ami-test-tampered)"
   add_command fail-in-configure 1 "$(render --volume-id "$VOLUME_ID" --corrupt-config TIMEZONE=Arch/Nowhere)"
   add_command failing-script 5 "$(render --volume-id "$VOLUME_ID" --customize failing-script)"
   # The failed run released its mounts: nothing of the target disk and nothing under the work folder is
@@ -102,6 +111,13 @@ stage_upload() {
   else
     add_command provision 0 "$(render --volume-id "$VOLUME_ID" --filesystem "$FILESYSTEM")"
   fi
+  # After everything: no gpg daemon (pacman's keyrings, the build user's gpg) left running on the builder,
+  # nothing of the target disk or the work folder mounted.
+  add_command builder-clean 0 "left=0; for p in /proc/[0-9]*; do c=\$(cat \$p/comm 2>/dev/null) || continue
+case \$c in gpg-agent|dirmngr|keyboxd|scdaemon) echo \"left running: \$c (pid \${p#/proc/}, root \$(sudo readlink \$p/root))\"; left=1 ;; esac; done
+findmnt -rno TARGET | grep /var/tmp/arch-ami && left=1
+lsblk -nrpo MOUNTPOINT /dev/nvme0n1 | grep . && left=1
+exit \$left"
 }
 
 run_surrogate() {
@@ -109,7 +125,7 @@ run_surrogate() {
   qemu-img create -q -f qcow2 -b "$surrogate/disk.raw" -F raw "$WORKDIR/surrogate.qcow2"
   truncate -s "${DISK_GIB}G" "$WORKDIR/target.raw"
   log "booting the local surrogate (QEMU, TCG); target disk: NVMe serial $serial"
-  timeout 2400 qemu-system-x86_64 -nodefaults -accel tcg -cpu max -smp 2 -m 2048 -display none -monitor none -no-reboot \
+  timeout 3600 qemu-system-x86_64 -nodefaults -accel tcg -cpu max -smp 2 -m 2048 -display none -monitor none -no-reboot \
     -serial stdio -kernel "$surrogate/vmlinuz" -initrd "$surrogate/initrd.img" \
     -append "root=/dev/vda rw console=ttyS0 panic=-1 systemd.show_status=0 quiet" \
     -drive "file=$WORKDIR/surrogate.qcow2,if=virtio,format=qcow2" \

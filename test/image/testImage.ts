@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as assert from "node:assert/strict";
 
 export const repo = path.resolve(__dirname, "../..");
 /** The explicit hostname the test images are built with (render-command.ts's default). */
@@ -99,4 +100,30 @@ export function testImage(filesystem: "ext4" | "btrfs" = "ext4"): TestImage {
     );
     // The serial console ends lines with CR LF.
     return { image, log: fs.readFileSync(`${image}.log`, "utf8").replace(/\r/g, ""), results };
+}
+
+/** Exit code of the surrogate command named NAME (its file is NN-NAME), or undefined when it did not run. */
+export function exitOf(t: TestImage, name: string): number | undefined {
+    for (const [n, code] of t.results) if (n.replace(/^\d+-/, "") === name) return code;
+    return undefined;
+}
+
+/** The serial log of the surrogate command named NAME (from its start line to its exit line). */
+export function runLog(t: TestImage, name: string): string {
+    const n = [...t.results.keys()].find((k) => k.replace(/^\d+-/, "") === name);
+    if (n === undefined) throw new Error(`no surrogate command ${name} (ran: ${[...t.results.keys()].join(", ")})`);
+    const start = t.log.lastIndexOf(`=== surrogate command ${n} ===`);
+    const end = t.log.lastIndexOf(`=== surrogate command ${n} exit`);
+    assert.ok(start >= 0 && end > start, `surrogate command ${n} in the log`);
+    return t.log.slice(start, end);
+}
+
+/** Path of a file the test bootstrap build left (the tarball, key fingerprints, lists). */
+export function bootstrapArtefactPath(name: string): string {
+    return path.join(TEST_CACHE, "test-bootstrap", name);
+}
+
+/** Content of a file the test bootstrap build left next to the tarball (key fingerprints, lists). */
+export function bootstrapArtefact(name: string): string {
+    return fs.readFileSync(bootstrapArtefactPath(name), "utf8").trim();
 }
