@@ -42,14 +42,15 @@ function filesBelow(dir: string): string[] {
 }
 
 /**
- * The component's files that render the config and command line (render-command.ts runs resolveSettings and
- * renderConfig, which import the other top-level modules and src/settings/) and that decide the uploads
- * (stage-uploads.ts).
+ * Everything of the component that renders the config and command line (render-command.ts) or decides the
+ * uploads (stage-uploads.ts, which runs the component under the unit harness's mocks): all of src/ and the
+ * harness.
  */
 const RENDERING = [
-    ...fs.readdirSync(path.join(repo, "src")).filter((f) => f.endsWith(".ts")).map((f) => path.join(repo, "src", f)),
-    ...fs.readdirSync(path.join(repo, "src/settings")).filter((f) => f.endsWith(".ts")).map((f) => path.join(repo, "src/settings", f)),
-    path.join(repo, "src/build/upload.ts"),
+    // All of the component: render-command.ts renders through settings and render.ts, and stage-uploads.ts
+    // runs the whole component (src/build, src/image, …) under the unit harness's mocks to take its uploads.
+    ...filesBelow(path.join(repo, "src")),
+    path.join(repo, "test/unit/harness.ts"),
 ];
 
 /** Hash of everything that shapes the test image. */

@@ -215,7 +215,7 @@ describe("ArchAmi graph", () => {
             [`${b}-upload-tarball`]: ["connection", "source"],
             [`${b}-upload-scripts`]: ["connection", "source"],
             [`${b}-provision`]: ["connection"],
-            [`${v}-instance`]: ["associatePublicIpAddress", "instanceType", "subnetId", "vpcSecurityGroupIds"],
+            [`${v}-instance`]: ["associatePublicIpAddress", "instanceType", "subnetId", "tags", "vpcSecurityGroupIds"],
         });
         assert.equal(optionsByName.get(`${b}-attachment`)?.deleteBeforeReplace, true, "detach before attaching a replacement (VolumeInUse)");
         assert.deepEqual(optionsByName.get(`${b}-snapshot`)?.customTimeouts, { create: "90m", delete: "30m" });
