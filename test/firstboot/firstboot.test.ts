@@ -275,19 +275,26 @@ async function proveFirstBoot(l: Launch, key: KeyPair, other: KeyPair, image: Im
  */
 async function proveVerifyScript(vm: Vm, key: KeyPair): Promise<void> {
     const args = ["--packages", "base linux", "--dns-name", TEST_DNS_NAME, "--require-time-sync"];
+    // The failing case first: a failed check leaves the instance running.
+    const broken = await vm.ssh("sudo systemd-run --unit=arch-ami-broken-on-purpose --wait /bin/false; true", { key: key.privateKey, timeoutSeconds: 120 });
+    assert.equal(broken.status, 0, broken.stderr);
+    const bad = await vm.ssh(verifyCommand(verifyScript(), args), { key: key.privateKey, timeoutSeconds: 600 });
+    assert.equal(bad.status, 1, `verify.sh fails with a failed unit:\n${bad.stdout}\n${bad.stderr}`);
+    assert.match(bad.stdout, /^FAILED: system running, no failed unit: .*arch-ami-broken-on-purpose/m);
+    assert.match(bad.stdout, /verify: 1 check\(s\) failed: system running, no failed unit$/m);
+    assert.match(bad.stderr, /verification of the new AMI failed \(verify\.sh exit 1\)/);
+    assert.ok(vm.running, "a failed check leaves the instance running for inspection");
+    const reset = await vm.ssh("sudo systemctl reset-failed arch-ami-broken-on-purpose.service", { key: key.privateKey, timeoutSeconds: 60 });
+    assert.equal(reset.status, 0, reset.stderr);
+    // Then the passing check, which powers the instance off a few seconds later (on EC2, shutdown behaviour
+    // `terminate` makes that a termination): here QEMU exits. The instance is started again for the reboot proof.
     const ok = await vm.ssh(verifyCommand(verifyScript(), args), { key: key.privateKey, timeoutSeconds: 600 });
     assert.equal(ok.status, 0, `verify.sh passes on a good first boot:\n${ok.stdout}\n${ok.stderr}`);
     assert.match(ok.stdout, /verify: all checks passed/);
     assert.equal((ok.stdout.match(/^ok: /gm) ?? []).length, 8, ok.stdout);
-    const broken = await vm.ssh("sudo systemd-run --unit=arch-ami-broken-on-purpose --wait /bin/false; true", { key: key.privateKey, timeoutSeconds: 120 });
-    assert.equal(broken.status, 0, broken.stderr);
-    const bad = await vm.ssh(verifyCommand(verifyScript(), args), { key: key.privateKey, timeoutSeconds: 600 });
-    assert.equal(bad.status, 1, `verify.sh fails with a failed unit:\n${bad.stdout}`);
-    assert.match(bad.stdout, /^FAILED: system running, no failed unit: .*arch-ami-broken-on-purpose/m);
-    assert.match(bad.stdout, /verify: 1 check\(s\) failed: system running, no failed unit$/m);
-    assert.match(bad.stderr, /verification of the new AMI failed \(verify\.sh exit 1\)/);
-    const reset = await vm.ssh("sudo systemctl reset-failed arch-ami-broken-on-purpose.service", { key: key.privateKey, timeoutSeconds: 60 });
-    assert.equal(reset.status, 0, reset.stderr);
+    assert.equal(await vm.waitForExit(180), 0, "a passed check powers the instance off (QEMU exits cleanly, not killed)");
+    vm.start();
+    await vm.waitForSsh(key.privateKey, SSH_TIMEOUT);
     console.log(`${vm.o.name}: verify.sh passed (8 checks) and failed on purpose naming "system running"`);
 }
 
