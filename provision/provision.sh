@@ -11,7 +11,10 @@ set -Eeuo pipefail
 # the image names it so that no other netcat can satisfy a looser dependency.
 PACKAGES=(base mkinitcpio grub efibootmgr openssh sudo cloud-init cloud-guest-utils gptfdisk netplan dosfstools dhcpcd openbsd-netcat)
 declare -A FS_PACKAGES=([ext4]=e2fsprogs [btrfs]=btrfs-progs)
-SERVICES=(sshd systemd-networkd systemd-resolved systemd-timesyncd systemd-time-wait-sync pacman-init
+# No systemd-time-wait-sync: it holds time-sync.target until the clock is synchronized, with no time-out
+# (TimeoutStartSec=infinity), and whatever is ordered after that target waits forever when no time server
+# answers. arch-ami-time-sync-check reports such a clock instead (configure_network_time).
+SERVICES=(sshd systemd-networkd systemd-resolved systemd-timesyncd arch-ami-time-sync-check pacman-init
   cloud-init-main cloud-init-local cloud-init-network cloud-config cloud-final)
 # cloud-init's hotplug hook drops ENI attach events unless this socket listens.
 SOCKETS=(cloud-init-hotplugd)
@@ -21,6 +24,8 @@ INITRAMFS_MODULES=(nvme xen_blkfront virtio_blk virtio_pci virtio_scsi)
 INITRAMFS_HOOKS=(base udev modconf block filesystems fsck)
 KERNEL_CMDLINE="console=tty0 console=ttyS0,115200 nvme_core.io_timeout=4294967295"
 TIME_SERVERS="169.254.169.123 fd00:ec2::123"
+# How long after the network is online the clock may take to synchronize before the console says it is not.
+TIME_SYNC_WAIT_SECONDS=60
 CONSOLE_KEYMAP=us
 ESP_MIB=300
 
@@ -473,7 +478,8 @@ EOF
 configure_bootloader() {
   local grub=$TARGET/etc/default/grub
   set_conf "$grub" GRUB_DISTRIBUTOR "\"Arch\""
-  set_conf "$grub" GRUB_TIMEOUT 1
+  # No menu wait: the image has one kernel and one entry.
+  set_conf "$grub" GRUB_TIMEOUT 0
   set_conf "$grub" GRUB_CMDLINE_LINUX_DEFAULT "\"$KERNEL_CMDLINE${CFG[KERNEL_PARAMETERS]:+ ${CFG[KERNEL_PARAMETERS]}}\""
   set_conf "$grub" GRUB_TERMINAL "\"serial console\""
   set_conf "$grub" GRUB_SERIAL_COMMAND "\"serial --speed=115200 --unit=0 --word=8 --parity=no --stop=1\""
@@ -524,6 +530,21 @@ system_info:
   network:
     renderers: ["netplan", "networkd"]
 EOF
+  order_cloud_init_early
+}
+
+# cloud-init's unit templates (canonical/cloud-init systemd/cloud-init-main.service.tmpl and
+# cloud-init-local.service.tmpl) give Debian and Ubuntu DefaultDependencies=no, but every other variant,
+# Arch included, the default dependencies: the single process only starts after basic.target, and
+# everything up to SSH waits for it. Here, as on Debian, the process starts once the root is writable
+# (its own After=systemd-remount-fs.service) while the rest of sysinit runs, and the local stage follows
+# it at once. Unlike Debian's, the local stage is not Before=sysinit.target: that would hold basic.target,
+# and with it every ordinary service, until the metadata service has answered.
+order_cloud_init_early() {
+  mkdir -p "$TARGET/etc/systemd/system/cloud-init-main.service.d" "$TARGET/etc/systemd/system/cloud-init-local.service.d"
+  printf '[Unit]\nDefaultDependencies=no\n' >"$TARGET/etc/systemd/system/cloud-init-main.service.d/90-arch-ami.conf"
+  printf '[Unit]\nDefaultDependencies=no\nAfter=systemd-remount-fs.service systemd-udev-trigger.service\n' \
+    >"$TARGET/etc/systemd/system/cloud-init-local.service.d/90-arch-ami.conf"
 }
 
 configure_network_time() {
@@ -550,7 +571,32 @@ RouteMetric=2048
 RouteMetric=2048
 EOF
   printf '[Time]\nNTP=%s\n' "$TIME_SERVERS" >"$TARGET/etc/systemd/timesyncd.conf.d/90-amazon-time-sync.conf"
+  write_time_sync_check
   ln -sf ../run/systemd/resolve/stub-resolv.conf "$TARGET/etc/resolv.conf"
+}
+
+# A clock that never synchronizes is reported, never waited for: nothing is ordered after this unit, so
+# sshd, pacman-init and cloud-init start whatever the time servers do. It fails (the instance shows as
+# degraded, verify.sh names it) and says so on the serial console when the clock is not synchronized within
+# TIME_SYNC_WAIT_SECONDS of the network coming up (systemd-time-wait-sync returns once the kernel's clock is
+# synchronized).
+write_time_sync_check() {
+  cat >"$TARGET/etc/systemd/system/arch-ami-time-sync-check.service" <<EOF
+[Unit]
+Description=Report a clock that does not synchronize (Amazon Time Sync)
+After=network-online.target systemd-timesyncd.service
+Wants=network-online.target
+ConditionVirtualization=!container
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+StandardOutput=journal+console
+ExecStart=/usr/bin/bash -c 'timeout $TIME_SYNC_WAIT_SECONDS /usr/lib/systemd/systemd-time-wait-sync >/dev/null && exit 0; echo "arch-ami: the system clock is NOT synchronized: no time server ($TIME_SERVERS) answered within $TIME_SYNC_WAIT_SECONDS s of the network coming up. SSH and pacman work; TLS and signature checks fail if the clock is wrong. See: timedatectl timesync-status"; exit 1'
+
+[Install]
+WantedBy=multi-user.target
+EOF
 }
 
 configure_ssh_and_first_boot() {
@@ -562,12 +608,20 @@ configure_ssh_and_first_boot() {
   mkdir -p "$TARGET/etc/systemd/system/sshdgenkeys.service.d"
   printf '[Unit]\nAfter=cloud-init-network.service cloud-init.service\n' \
     >"$TARGET/etc/systemd/system/sshdgenkeys.service.d/90-arch-ami.conf"
+  # The keyring is initialised before sshd starts, so nobody can use pacman before it. It starts as soon as
+  # the file systems are mounted (no default dependencies: it runs beside cloud-init instead of after
+  # basic.target) and the clock is set (time-set.target: from the RTC, which EC2 sets from the host at
+  # power-on). It never waits for the clock to be synchronized: time-sync.target would make every login wait
+  # for a time server, forever when none answers (on later boots too, where the skipped unit's job still
+  # waits for its After= ordering).
   cat >"$TARGET/etc/systemd/system/pacman-init.service" <<'EOF'
 [Unit]
 Description=Initializes the pacman keyring on first boot
 ConditionFirstBoot=yes
-After=time-sync.target
-Before=sshd.service cloud-final.service archlinux-keyring-wkd-sync.service
+DefaultDependencies=no
+After=local-fs.target time-set.target
+Before=sshd.service cloud-final.service archlinux-keyring-wkd-sync.service shutdown.target
+Conflicts=shutdown.target
 
 [Service]
 Type=oneshot

@@ -13,7 +13,7 @@ import { skipUnlessCapable, testImage } from "../image/testImage";
 import { Bus, Firmware } from "../boot/qemu";
 import { AttachedImage, sh } from "../image/attach";
 import { TEST_DNS_ADDRESS, TEST_DNS_NAME, localHostname } from "./imds";
-import { DISK_BYTES, KeyPair, Launch, SSH_TIMEOUT, cloudInitSeconds, facts, instance, keyPair, launch } from "./firstboot";
+import { DISK_BYTES, KeyPair, Launch, SSH_TIMEOUT, cloudInitSeconds, facts, instance, keyPair, launch, order } from "./firstboot";
 import { Vm } from "./vm";
 import { verifyScript } from "../../src/render";
 import { TEST_IMAGE_HOSTNAME } from "../image/testImage";
@@ -169,11 +169,12 @@ function proveNetwork(f: Map<string, string>, vm: Vm, hostname: Hostname): void 
     assert.match(section(f, "resolve-query"), new RegExp(`^${expected}: `), "resolved answers for the instance's hostname");
     assert.match(section(f, "getent"), new RegExp(vm.o.instance.localIpv4.replace(/\./g, "\\.")));
     proveDns(f, vm);
-    // Amazon Time Sync, and synchronized with it (pacman-init waits for time-sync.target).
+    // Amazon Time Sync, and synchronized with it; the unit that reports an unsynchronized clock passed.
     assert.match(section(f, "timesync"), new RegExp(`SystemNTPServers=${TIME_SERVERS}`));
     assert.match(section(f, "timesync"), /ServerAddress=169\.254\.169\.123/);
     assert.equal(section(f, "ntp-synchronized"), "yes");
     assert.ok(vm.requests().some((r) => r.method === "NTP"), "timesyncd asked the Amazon Time Sync address");
+    assert.equal(section(f, "time-sync-check"), "ActiveState=active\nResult=success", "arch-ami-time-sync-check saw the clock synchronized");
 }
 
 /**
@@ -210,11 +211,24 @@ function provePacmanInit(f: Map<string, string>, firstBoot: boolean): void {
         assert.match(section(f, "keyring"), /\[\s*full\s*\] arch-ami test packager 2026 <packager-2026@arch-ami\.invalid>/, "the keyring was populated");
         assert.match(section(f, "keyring"), /pacman Keyring Master Key|Pacman Keyring Master Key/i, "the keyring was initialized (local master key)");
         assert.equal(section(f, "pacman-init-runs"), "1", "pacman-init ran exactly once on the first boot");
+        // Before anyone can log in and use pacman: the keyring was ready before sshd started.
+        const t = order(f);
+        assert.ok(t.get("pacman-init")! > 0 && t.get("pacman-init")! < t.get("sshd")!, `pacman-init finished before sshd started: ${f.get("order")}`);
     } else {
         // Skipped by ConditionFirstBoot: with the first boot's single run, it ran once on this instance.
         assert.match(unit, /ConditionResult=no/, "pacman-init does not run again on a later boot");
         assert.match(unit, /ActiveState=inactive/);
     }
+}
+
+/**
+ * cloud-init's process starts before basic.target, as Debian's and Ubuntu's units have it (the image's
+ * drop-in; Arch's rendering of cloud-init's unit templates orders it after basic.target): the SSH path
+ * (cloud-init local and network stages) starts as soon as the root is writable.
+ */
+function proveEarlyCloudInit(f: Map<string, string>): void {
+    const t = order(f);
+    assert.ok(t.get("cloud-init-main")! > 0 && t.get("cloud-init-main")! < t.get("basic.target")!, `cloud-init-main started before basic.target: ${f.get("order")}`);
 }
 
 function proveSshd(f: Map<string, string>): void {
@@ -250,6 +264,7 @@ async function proveFirstBoot(l: Launch, key: KeyPair, other: KeyPair, image: Im
     proveNetwork(f, vm, customized ? "metadata" : "pinned");
     if (customized) proveCustomized(f);
     provePacmanInit(f, true);
+    proveEarlyCloudInit(f);
     proveSshd(f);
     // The instance's host keys as files (read inside: ssh-keyscan under load can miss one), and what sshd
     // offers (keyscan) is among them.
@@ -263,7 +278,7 @@ async function proveFirstBoot(l: Launch, key: KeyPair, other: KeyPair, image: Im
     const machineId = section(f, "machine-id");
     assert.match(machineId, /^[0-9a-f]{32}$/);
     const ci = cloudInitSeconds(f);
-    console.log(`${vm.o.name}: boot to SSH login ${l.secondsToSsh.toFixed(1)} s; cloud-init ${ci?.toFixed(1) ?? "?"} s; ${f.get("systemd-analyze")?.split("\n")[0]}`);
+    console.log(`${vm.o.name}: boot to SSH login ${l.secondsToSsh.toFixed(1)} s; cloud-init ${ci?.toFixed(1) ?? "?"} s; ${f.get("systemd-analyze")?.split("\n")[0]}\ncritical chain to sshd:\n${f.get("critical-chain")}`);
     return { hostKeys, machineId, bootId: section(f, "boot-id"), sem: semaphores(f) };
 }
 
@@ -341,7 +356,14 @@ describe("first boot as on EC2 (IMDSv2, real systemd, cloud-init, OpenSSH)", { s
                 await new Promise((res) => setTimeout(res, 2000));
             }
             assert.ok(booted, `the instance came back after the reboot; serial:\n${l.vm.serial().slice(-3000)}`);
-            console.log(`uefi-nvme: reboot to SSH login ${((Date.now() - rebootStart) / 1000).toFixed(1)} s`);
+            console.log(`uefi-nvme: reboot to SSH login ${((Date.now() - rebootStart) / 1000).toFixed(1)} s (first boot ${l.secondsToSsh.toFixed(1)} s)\ncritical chain to sshd:\n${booted.get("critical-chain")}`);
+            // The shutdown of the reboot (and of the power-off after verify.sh) waited for no unit: systemd
+            // prints "A stop job is running for …" on the console when a stop job takes longer than a few
+            // seconds (src/core/manager.c, manager_status_printf / the jobs-in-progress cylon).
+            // The kept log holds the earlier power cycles (the first boot and its power-off), serial() this one.
+            const console_ = fs.readFileSync(l.vm.o.serialLog, "utf8") + l.vm.serial();
+            assert.match(console_, /reboot: Restarting system/, "the reboot's shutdown is on the console");
+            assert.doesNotMatch(console_, /A stop job is running/, "no stop job held up the power-off or the reboot");
             assert.deepEqual(section(booted, "host-keys").split("\n").filter(Boolean).sort(), first.hostKeys, "host keys kept across the reboot");
             assert.equal(section(booted, "machine-id"), first.machineId, "machine-id kept across the reboot");
             const sem = semaphores(booted);
@@ -354,6 +376,46 @@ describe("first boot as on EC2 (IMDSv2, real systemd, cloud-init, OpenSSH)", { s
             const status = JSON.parse(section(booted, "cloud-init-status")) as { status: string; recoverable_errors: object };
             assert.equal(status.status, "done");
             assert.deepEqual(status.recoverable_errors, {});
+        } finally {
+            await l.vm.tearDown();
+        }
+    });
+
+    it("no time server: SSH does not wait for the clock, the keyring is initialised, the console says the clock is not synchronized", { timeout: (SSH_TIMEOUT + 900) * 1000 }, async () => {
+        const net = "10.0.5.0/24";
+        const l = await launch(image, "no-time-server", Firmware.Uefi, Bus.Nvme, instance("i-0a1b2c3d4e5f60005", net, key), net, work, key, { timeServer: false });
+        vms.push(l.vm);
+        try {
+            const message = /arch-ami: the system clock is NOT synchronized: no time server \(169\.254\.169\.123 fd00:ec2::123\) answered/;
+            // The login came before the check gave up: it never waited for the clock.
+            assert.doesNotMatch(l.vm.serial(), message, "SSH accepted the login before the time check gave up");
+            console.log(`no-time-server: boot to SSH login ${l.secondsToSsh.toFixed(1)} s`);
+            const deadline = Date.now() + 300_000;
+            while (!message.test(l.vm.serial()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2000));
+            assert.match(l.vm.serial(), message, `the serial console says the clock is not synchronized:\n${l.vm.serial().slice(-3000)}`);
+            const r = await l.vm.ssh(
+                [
+                    "timedatectl show -p NTPSynchronized --value",
+                    "systemctl show arch-ami-time-sync-check -p ActiveState -p Result -p InactiveEnterTimestampMonotonic",
+                    "systemctl show sshd -p ActiveEnterTimestampMonotonic",
+                    "systemctl show pacman-init -p Result -p ActiveEnterTimestampMonotonic",
+                    "sudo pacman-key --list-keys 2>&1 | grep -c '^uid'",
+                    "systemctl list-units --failed --no-legend --plain | awk '{print $1}'",
+                ].join("; echo ---; "),
+                { key: key.privateKey, timeoutSeconds: 300 },
+            );
+            assert.equal(r.status, 0, r.stderr);
+            const [synced, check, sshd, pacmanInit, uids, failed] = r.stdout.split("---\n").map((x) => x.trim());
+            const field = (text: string, name: string) => new RegExp(`^${name}=(.*)$`, "m").exec(text)?.[1];
+            assert.equal(synced, "no", "timedatectl reports the clock as not synchronized");
+            assert.equal(field(check, "ActiveState"), "failed");
+            assert.equal(field(check, "Result"), "exit-code");
+            assert.ok(Number(field(sshd, "ActiveEnterTimestampMonotonic")) < Number(field(check, "InactiveEnterTimestampMonotonic")), `sshd started before the time check failed:\n${sshd}\n${check}`);
+            assert.equal(field(pacmanInit, "Result"), "success", "pacman-init ran without a synchronized clock");
+            assert.ok(Number(field(pacmanInit, "ActiveEnterTimestampMonotonic")) < Number(field(sshd, "ActiveEnterTimestampMonotonic")), "the keyring was ready before sshd");
+            assert.ok(Number(uids) >= 2, `the keyring holds the populated keys (uids: ${uids})`);
+            assert.equal(failed, "arch-ami-time-sync-check.service", "the time check is the only failed unit: the instance shows why it is degraded");
+            assert.ok(!l.vm.requests().some((r) => r.method === "NTP"), "no time server answered");
         } finally {
             await l.vm.tearDown();
         }

@@ -52,7 +52,7 @@ export interface Launch {
 }
 
 /** Launches an instance from `image` on a disk enlarged to DISK_SIZE and waits for the SSH login. */
-export async function launch(image: string, name: string, firmware: Firmware, bus: Bus, inst: Instance, net: string, work: string, key: KeyPair): Promise<Launch> {
+export async function launch(image: string, name: string, firmware: Firmware, bus: Bus, inst: Instance, net: string, work: string, key: KeyPair, opts: { timeServer?: boolean } = {}): Promise<Launch> {
     const disk = path.join(work, `${name}.qcow2`);
     overlay(image, disk, "raw", DISK_SIZE);
     const vm = new Vm({
@@ -64,6 +64,7 @@ export async function launch(image: string, name: string, firmware: Firmware, bu
         net,
         serialLog: outputPath("firstboot", `${name}.serial.log`),
         requestLog: outputPath("firstboot", `${name}.imds-requests.jsonl`),
+        timeServer: opts.timeServer,
     });
     await vm.setUp();
     vm.start();
@@ -139,6 +140,9 @@ sec root-mount; findmnt -no SOURCE,UUID,FSTYPE,OPTIONS /
 sec timesync; timedatectl show-timesync -p SystemNTPServers -p ServerAddress
 sec ntp-synchronized; timedatectl show -p NTPSynchronized --value
 sec pacman-init; systemctl show pacman-init -p ActiveState -p Result -p ExecMainStatus -p ConditionResult
+sec time-sync-check; systemctl show arch-ami-time-sync-check -p ActiveState -p Result
+# Monotonic start times (µs since boot): cloud-init's process against basic.target, pacman-init against sshd.
+sec order; for p in "cloud-init-main ExecMainStartTimestampMonotonic" "basic.target ActiveEnterTimestampMonotonic" "pacman-init ActiveEnterTimestampMonotonic" "sshd ActiveEnterTimestampMonotonic"; do set -- $p; echo "$1 $(systemctl show -P "$2" "$1")"; done
 sec pacman-init-runs; sudo journalctl --no-pager -o cat -u pacman-init | grep -c 'Finished pacman-init.service'
 sec keyring; sudo pacman-key --list-keys 2>&1
 sec sudo; sudo -n true && echo sudo-ok
@@ -149,6 +153,7 @@ sec sshd-t; sudo sshd -T 2>&1 | grep -E '^(permitrootlogin|passwordauthenticatio
 sec sem; sudo find /var/lib/cloud/instance/sem -type f -printf '%f %T@\n' | sort
 sec ci-analyze; sudo cloud-init analyze show 2>&1 | grep -E 'Total Time|Finished stage' | tail -n 8
 sec systemd-analyze; systemd-analyze 2>&1 | head -n 2
+sec critical-chain; systemd-analyze critical-chain sshd.service 2>&1 | tail -n +3
 sec blame; systemd-analyze blame --no-pager 2>&1 | head -n 15
 sec end
 `;
@@ -163,6 +168,11 @@ export async function facts(vm: Vm, key: KeyPair): Promise<Map<string, string>> 
     }
     if (!sections.has("end")) throw new Error(`the report did not finish (exit ${r.status}): ${r.stderr}\n${r.stdout}`);
     return sections;
+}
+
+/** The "order" section: unit name -> monotonic µs. */
+export function order(f: Map<string, string>): Map<string, number> {
+    return new Map((f.get("order") ?? "").split("\n").filter(Boolean).map((l) => l.split(" ")).map(([u, t]) => [u, Number(t)] as [string, number]));
 }
 
 /** Seconds cloud-init spent in the last boot ("Total Time" of cloud-init analyze show). */

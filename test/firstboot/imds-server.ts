@@ -7,7 +7,7 @@
 // - DNS on 127.0.0.1:53 and [::1]:53, answering TEST_DNS_NAME only: the namespace's resolv.conf names
 //   127.0.0.1, so QEMU's user-networking DNS address (which forwards to the host's resolver) reaches it.
 // Usage: listen.py 1 169.254.169.254 80 fd00:ec2::254 80 -- node --import tsx imds-server.ts INSTANCE.json
-// REQUEST-LOG.jsonl — prints "ready" once everything listens; every request is appended to the log as one
+// REQUEST-LOG.jsonl [--no-time-server] — prints "ready" once everything listens; every request is appended to the log as one
 // JSON line (method "NTP" / "DNS" for those).
 import * as fs from "node:fs";
 import { Imds, Instance, RequestRecord, TEST_DNS_ADDRESS, TEST_DNS_NAME, dnsServer, ntpServer } from "./imds";
@@ -16,7 +16,8 @@ const TIME_SYNC_ADDRESS = "169.254.169.123";
 const FIRST_LISTEN_FD = 3;
 
 function main(): void {
-    const [config, logFile] = process.argv.slice(2);
+    const [config, logFile, option] = process.argv.slice(2);
+    const timeServer = option !== "--no-time-server";
     const fds = Number(process.env.LISTEN_FDS ?? 0);
     if (!config || !logFile || !(fds > 0)) {
         console.error("usage: listen.py HOP_LIMIT ADDRESS PORT ... -- imds-server.ts INSTANCE.json REQUEST-LOG.jsonl");
@@ -24,14 +25,14 @@ function main(): void {
     }
     const instance = JSON.parse(fs.readFileSync(config, "utf8")) as Instance;
     const record = (r: RequestRecord) => fs.appendFileSync(logFile, JSON.stringify(r) + "\n");
-    const expected = fds + 3;
+    const expected = fds + (timeServer ? 3 : 2);
     let listening = 0;
     const ready = () => {
         if (++listening === expected) process.stdout.write("ready\n");
     };
     const imds = new Imds(instance);
     for (let fd = FIRST_LISTEN_FD; fd < FIRST_LISTEN_FD + fds; fd++) imds.server(record).listen({ fd }, ready);
-    ntpServer(() => record({ method: "NTP", path: "", status: 0, token: false })).bind(123, TIME_SYNC_ADDRESS, ready);
+    if (timeServer) ntpServer(() => record({ method: "NTP", path: "", status: 0, token: false })).bind(123, TIME_SYNC_ADDRESS, ready);
     const onQuery = (q: { name: string; type: number }, rcode: number) => record({ method: "DNS", path: `${q.name} ${q.type}`, status: rcode, token: false });
     dnsServer("udp4", TEST_DNS_NAME, TEST_DNS_ADDRESS, onQuery).bind(53, "127.0.0.1", ready);
     dnsServer("udp6", TEST_DNS_NAME, TEST_DNS_ADDRESS, onQuery).bind(53, "::1", ready);

@@ -35,6 +35,8 @@ export interface VmOptions {
     /** Where the serial log (appended across boots) and the metadata request log go. */
     serialLog: string;
     requestLog: string;
+    /** false: no time server at 169.254.169.123 (the address is not there, nothing answers). Default true. */
+    timeServer?: boolean;
 }
 
 export interface SshResult {
@@ -70,7 +72,8 @@ export class Vm {
     async setUp(): Promise<void> {
         run("ip", ["netns", "add", this.netns]);
         run("ip", ["-n", this.netns, "link", "set", "lo", "up"]);
-        for (const a of ["169.254.169.254/32", "169.254.169.123/32"]) run("ip", ["-n", this.netns, "addr", "add", a, "dev", "lo"]);
+        const timeServer = this.o.timeServer ?? true;
+        for (const a of ["169.254.169.254/32", ...(timeServer ? ["169.254.169.123/32"] : [])]) run("ip", ["-n", this.netns, "addr", "add", a, "dev", "lo"]);
         run("ip", ["-n", this.netns, "-6", "addr", "add", `${IMDS_IPV6}/128`, "dev", "lo", "nodad"]);
         fs.mkdirSync(this.etc, { recursive: true });
         fs.writeFileSync(path.join(this.etc, "resolv.conf"), "nameserver 127.0.0.1\n");
@@ -79,7 +82,7 @@ export class Vm {
         fs.rmSync(this.o.requestLog, { force: true });
         fs.writeFileSync(this.o.requestLog, "");
         fs.rmSync(this.o.serialLog, { force: true });
-        const server = [process.execPath, "--import", "tsx", path.join(__dirname, "imds-server.ts"), config, this.o.requestLog];
+        const server = [process.execPath, "--import", "tsx", path.join(__dirname, "imds-server.ts"), config, this.o.requestLog, ...(timeServer ? [] : ["--no-time-server"])];
         const listen = ["python3", path.join(__dirname, "listen.py"), "1", IMDS_IPV4, "80", IMDS_IPV6, "80", "--"];
         const imds = spawn("ip", ["netns", "exec", this.netns, ...listen, ...server], {
             cwd: repo,

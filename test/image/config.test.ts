@@ -151,10 +151,14 @@ describe("provisioned image: issue 9 configuration", { skip }, () => {
         assert.match(n, /\[DHCPv4\][^[]*RouteMetric=2048/);
         assert.match(n, /\[IPv6AcceptRA\]\nRouteMetric=2048/);
     });
-    it("orders pacman-init before the keyring WKD sync and after time-sync.target without pulling it in", () => {
+    it("orders pacman-init before the keyring WKD sync and sshd, after the clock is set but not after it is synchronized", () => {
         const u = img.read("etc/systemd/system/pacman-init.service");
         assert.match(u, /^Before=.*\barchlinux-keyring-wkd-sync\.service\b/m);
-        assert.match(u, /^After=time-sync\.target$/m);
+        assert.match(u, /^Before=.*\bsshd\.service\b/m);
+        assert.match(u, /^After=local-fs\.target time-set\.target$/m);
+        // time-sync.target is held by systemd-time-wait-sync (TimeoutStartSec=infinity) until a time server
+        // answers: ordering after it would make sshd wait for the clock, forever without a time server.
+        assert.doesNotMatch(u, /time-sync\.target/);
         assert.doesNotMatch(u, /^Wants=/m);
     });
     it("installs dhcpcd as cloud-init's dhcp-client", () => {

@@ -209,17 +209,22 @@ describe("provisioned image", { skip }, () => {
         it("initialises the pacman keyring on first boot", () => {
             const u = img.read("etc/systemd/system/pacman-init.service");
             assert.match(u, /ConditionFirstBoot=yes/);
-            assert.match(u, /After=time-sync\.target/);
+            assert.match(u, /After=time-set\.target/);
             assert.match(u, /Before=sshd\.service cloud-final\.service/);
             assert.match(u, /ExecStart=\/usr\/bin\/pacman-key --init\nExecStart=\/usr\/bin\/pacman-key --populate/);
         });
-        it("enables sshd, networkd, resolved, timesyncd, time-wait-sync, pacman-init and the cloud-init units", () => {
+        it("enables sshd, networkd, resolved, timesyncd, the time sync check, pacman-init and the cloud-init units; not time-wait-sync", () => {
             const wants = (target: string) => fs.readdirSync(img.p(`etc/systemd/system/${target}.wants`));
-            // Where each unit's [Install] section puts it (real systemctl, real unit files): resolved,
-            // timesyncd and time-wait-sync are wanted by sysinit.target, the others by multi-user.target.
+            // Where each unit's [Install] section puts it (real systemctl, real unit files): resolved and
+            // timesyncd are wanted by sysinit.target, the others by multi-user.target.
             const enabled = [...wants("multi-user.target"), ...wants("sysinit.target")];
-            for (const u of ["sshd", "systemd-networkd", "systemd-resolved", "systemd-timesyncd", "systemd-time-wait-sync", "pacman-init"]) {
+            for (const u of ["sshd", "systemd-networkd", "systemd-resolved", "systemd-timesyncd", "arch-ami-time-sync-check", "pacman-init"]) {
                 assert.ok(enabled.includes(`${u}.service`), `${u} enabled`);
+            }
+            // systemd-time-wait-sync.service (TimeoutStartSec=infinity) would hold time-sync.target until a time
+            // server answers; it is not enabled anywhere.
+            for (const dir of fs.readdirSync(img.p("etc/systemd/system")).filter((d) => d.endsWith(".wants"))) {
+                assert.ok(!wants(dir.replace(/\.wants$/, "")).includes("systemd-time-wait-sync.service"), `systemd-time-wait-sync enabled in ${dir}`);
             }
             assert.ok(wants("multi-user.target").includes("sshd.service"));
             const cloud = wants("cloud-init.target");

@@ -255,7 +255,7 @@ describe("provision/owned-paths", () => {
             /^\/home$/,
             /^\/efi$/,
             /\/\$/, // built from variables ($dir/$unit…)
-            /^\/etc\/(cloud\/cloud\.cfg\.d|mkinitcpio\.conf\.d|ssh\/sshd_config\.d|systemd\/network|systemd\/timesyncd\.conf\.d|systemd\/system\/sshdgenkeys\.service\.d)$/,
+            /^\/etc\/(cloud\/cloud\.cfg\.d|mkinitcpio\.conf\.d|ssh\/sshd_config\.d|systemd\/network|systemd\/timesyncd\.conf\.d|systemd\/system\/(sshdgenkeys|cloud-init-main|cloud-init-local)\.service\.d)$/,
         ];
         const paths = [...new Set([...script.matchAll(/\$TARGET"?(\/[^"\s)]*)/g)].map((m) => m[1].replace(/^\/\$.*/, "/$")))];
         assert.ok(paths.length > 20, `found ${paths.length} paths`);
