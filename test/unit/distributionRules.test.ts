@@ -166,3 +166,25 @@ describe("SSM parameter name, at SSM's limits", () => {
         refused({ ssmParameterName: "/images/" }, "ssmParameterName", /SSM parameter name/);
     });
 });
+
+describe("identifiers, whole and in every partition", () => {
+    it("a region is a whole region name, of any number of parts", () => {
+        withAwsRegion(undefined, () => assert.equal(resolve({ regions: [{ region: "us-gov-west-1" }] }).distribution.regions[0].region, "us-gov-west-1"));
+        for (const bad of ["1eu-central-1", "eu-central-1x"]) refused({ regions: [{ region: bad }] }, "regions[0].region", /AWS region such as/);
+    });
+    it("an account id is exactly 12 digits", () => {
+        for (const bad of ["1111222233334", "x111122223333", "111122223333x"]) refused({ sharing: { accountIds: [bad] } }, "sharing.accountIds", /12-digit AWS account ids/);
+    });
+    it("organization and OU ARNs are whole ARNs, in any partition", () => {
+        const cnOrg = ORG.replace("arn:aws:", "arn:aws-cn:");
+        const cnOu = OU.replace("arn:aws:", "arn:aws-cn:");
+        assert.deepEqual(resolve({ sharing: { organizationArns: [cnOrg], organizationalUnitArns: [cnOu] } }).distribution.sharing, {
+            accountIds: [],
+            organizationArns: [cnOrg],
+            organizationalUnitArns: [cnOu],
+            public: false,
+        });
+        for (const bad of [`x${ORG}`, `${ORG}/x`]) refused({ sharing: { organizationArns: [bad] } }, "sharing.organizationArns", /organization ARNs/);
+        for (const bad of [`x${OU}`, `${OU}/x`]) refused({ sharing: { organizationalUnitArns: [bad] } }, "sharing.organizationalUnitArns", /OU ARNs/);
+    });
+});
