@@ -82,6 +82,13 @@ write_system_files() {
   install -d "$root/etc/default/grub.d"
   printf 'GRUB_DISABLE_LINUX_UUID=true\nGRUB_DISABLE_LINUX_PARTUUID=\n' >"$root/etc/default/grub.d/10_cloud.cfg"
   printf 'GRUB_TIMEOUT=0\n' >"$root/etc/default/grub.d/15_timeout.cfg"
+  # The one change for the harness, not from Debian: its machines have no display adapter (-nodefaults),
+  # and trixie's grub-cloud-amd64 (/etc/default/grub: GRUB_TERMINAL_OUTPUT="gfxterm serial") then hangs
+  # under SeaBIOS right after "Booting `Debian GNU/Linux'" (seen on the serial console; UEFI only prints
+  # "no suitable video mode found"). Text output, as bookworm's grub-cloud-amd64 had
+  # (GRUB_TERMINAL="console serial"), and no graphics mode handed to Linux. EC2's BIOS (Xen HVM) machines
+  # do have a VGA adapter.
+  printf 'GRUB_TERMINAL_OUTPUT="console serial"\nGRUB_GFXPAYLOAD_LINUX=text\n' >"$root/etc/default/grub.d/90_harness_no_display.cfg"
   # files/etc/modprobe.d/blacklist.conf/CLOUD (files/etc/kernel-img.conf/SYSTEM_BOOT: bootstrap_root)
   printf 'blacklist pcspkr\nblacklist floppy\n' >"$root/etc/modprobe.d/blacklist.conf"
   # files/etc/fstab/AMD64
