@@ -51,8 +51,11 @@ export interface Launch {
     secondsToSsh: number;
 }
 
-/** Launches an instance from `image` on a disk enlarged to DISK_SIZE and waits for the SSH login. */
-export async function launch(image: string, name: string, firmware: Firmware, bus: Bus, inst: Instance, net: string, work: string, key: KeyPair, opts: { timeServer?: boolean } = {}): Promise<Launch> {
+/**
+ * Launches an instance from `image` on a disk enlarged to DISK_SIZE and waits for the SSH login (as
+ * `opts.user`, arch unless given); `opts.timeServer` false launches it without a time server.
+ */
+export async function launch(image: string, name: string, firmware: Firmware, bus: Bus, inst: Instance, net: string, work: string, key: KeyPair, opts: { timeServer?: boolean; user?: string } = {}): Promise<Launch> {
     const disk = path.join(work, `${name}.qcow2`);
     overlay(image, disk, "raw", DISK_SIZE);
     const vm = new Vm({
@@ -69,7 +72,7 @@ export async function launch(image: string, name: string, firmware: Firmware, bu
     await vm.setUp();
     vm.start();
     try {
-        const secondsToSsh = await vm.waitForSsh(key.privateKey, SSH_TIMEOUT);
+        const secondsToSsh = await vm.waitForSsh(key.privateKey, SSH_TIMEOUT, opts.user);
         return { vm, secondsToSsh };
     } catch (e) {
         await vm.tearDown();

@@ -178,14 +178,15 @@ export class Vm {
     }
 
     /**
-     * Polls until `ssh -i key arch@… true` succeeds; returns seconds since QEMU started. Throws (with the
-     * serial console's tail) when QEMU exits or the timeout passes.
+     * Polls until `ssh -i key <user>@… true` succeeds (user: arch unless given, e.g. the benchmark's
+     * Debian anchor); returns seconds since QEMU started. Throws (with the serial console's tail) when QEMU
+     * exits or the timeout passes.
      */
-    async waitForSsh(key: string, timeoutSeconds: number): Promise<number> {
+    async waitForSsh(key: string, timeoutSeconds: number, user?: string): Promise<number> {
         const deadline = this.startedAt + timeoutSeconds * 1000;
         for (;;) {
             if (!this.running) throw new Error(`the VM stopped before SSH answered; serial:\n${this.serial().slice(-4000)}`);
-            const r = await this.ssh("true", { key, timeoutSeconds: 30 });
+            const r = await this.ssh("true", { key, user, timeoutSeconds: 30 });
             if (r.status === 0) return (Date.now() - this.startedAt) / 1000;
             if (Date.now() > deadline) throw new Error(`no SSH login within ${timeoutSeconds}s (last: ${r.stderr.trim()}); serial:\n${this.serial().slice(-4000)}`);
             await new Promise((res) => setTimeout(res, 2000));
