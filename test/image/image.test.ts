@@ -209,7 +209,7 @@ describe("provisioned image", { skip }, () => {
         it("initialises the pacman keyring on first boot", () => {
             const u = img.read("etc/systemd/system/pacman-init.service");
             assert.match(u, /ConditionFirstBoot=yes/);
-            assert.match(u, /After=time-set\.target/);
+            assert.match(u, /^After=local-fs\.target time-set\.target$/m);
             assert.match(u, /Before=sshd\.service cloud-final\.service/);
             assert.match(u, /ExecStart=\/usr\/bin\/pacman-key --init\nExecStart=\/usr\/bin\/pacman-key --populate/);
         });
