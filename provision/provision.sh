@@ -613,7 +613,10 @@ configure_ssh_and_first_boot() {
   # basic.target) and the clock is set (time-set.target: from the RTC, which EC2 sets from the host at
   # power-on). It never waits for the clock to be synchronized: time-sync.target would make every login wait
   # for a time server, forever when none answers (on later boots too, where the skipped unit's job still
-  # waits for its After= ordering).
+  # waits for its After= ordering). Its key generation (RSA-4096) runs at idle CPU priority, so that it
+  # never slows cloud-init on the way to the login; and it is bounded (a oneshot service has no start
+  # time-out by default): a keyring that is not done in 10 minutes fails visibly instead of keeping sshd
+  # waiting.
   cat >"$TARGET/etc/systemd/system/pacman-init.service" <<'EOF'
 [Unit]
 Description=Initializes the pacman keyring on first boot
@@ -626,6 +629,8 @@ Conflicts=shutdown.target
 [Service]
 Type=oneshot
 RemainAfterExit=yes
+CPUSchedulingPolicy=idle
+TimeoutStartSec=10min
 ExecStart=/usr/bin/pacman-key --init
 ExecStart=/usr/bin/pacman-key --populate
 

@@ -160,6 +160,10 @@ describe("provisioned image: issue 9 configuration", { skip }, () => {
         // answers: ordering after it would make sshd wait for the clock, forever without a time server.
         assert.doesNotMatch(u, /time-sync\.target/);
         assert.doesNotMatch(u, /^Wants=/m);
+        // Its key generation never competes with cloud-init on the way to the login, and a oneshot unit has
+        // no start time-out of its own (systemd.service(5), TimeoutStartSec=): bounded, it cannot hold sshd forever.
+        assert.match(u, /^CPUSchedulingPolicy=idle$/m);
+        assert.match(u, /^TimeoutStartSec=10min$/m);
     });
     it("installs dhcpcd as cloud-init's dhcp-client", () => {
         assert.ok(fs.existsSync(img.p("var/lib/pacman/local/dhcpcd-1.0-1")));
