@@ -478,8 +478,7 @@ EOF
 configure_bootloader() {
   local grub=$TARGET/etc/default/grub
   set_conf "$grub" GRUB_DISTRIBUTOR "\"Arch\""
-  # No menu wait: the image has one kernel and one entry.
-  set_conf "$grub" GRUB_TIMEOUT 0
+  set_conf "$grub" GRUB_TIMEOUT 1
   set_conf "$grub" GRUB_CMDLINE_LINUX_DEFAULT "\"$KERNEL_CMDLINE${CFG[KERNEL_PARAMETERS]:+ ${CFG[KERNEL_PARAMETERS]}}\""
   set_conf "$grub" GRUB_TERMINAL "\"serial console\""
   set_conf "$grub" GRUB_SERIAL_COMMAND "\"serial --speed=115200 --unit=0 --word=8 --parity=no --stop=1\""
@@ -538,13 +537,24 @@ EOF
 # Arch included, the default dependencies: the single process only starts after basic.target, and
 # everything up to SSH waits for it. Here, as on Debian, the process starts once the root is writable
 # (its own After=systemd-remount-fs.service) while the rest of sysinit runs, and the local stage follows
-# it at once. Unlike Debian's, the local stage is not Before=sysinit.target: that would hold basic.target,
-# and with it every ordinary service, until the metadata service has answered.
+# it. Unlike Debian's, the local stage is not Before=sysinit.target: that would hold basic.target, and
+# with it every ordinary service, until the metadata service has answered. It does wait for the system
+# bus: Arch's cloud-init sets the hostname with hostnamectl (cloudinit/distros/arch.py, _apply_hostname),
+# which the local stage already calls (the variants using hostnamectl get After=dbus.socket upstream); and
+# for udev to have handled the coldplug events, so that the NIC whose driver udev loads exists when the
+# Ec2 datasource looks for it.
 order_cloud_init_early() {
   mkdir -p "$TARGET/etc/systemd/system/cloud-init-main.service.d" "$TARGET/etc/systemd/system/cloud-init-local.service.d"
   printf '[Unit]\nDefaultDependencies=no\n' >"$TARGET/etc/systemd/system/cloud-init-main.service.d/90-arch-ami.conf"
-  printf '[Unit]\nDefaultDependencies=no\nAfter=systemd-remount-fs.service systemd-udev-trigger.service\n' \
-    >"$TARGET/etc/systemd/system/cloud-init-local.service.d/90-arch-ami.conf"
+  cat >"$TARGET/etc/systemd/system/cloud-init-local.service.d/90-arch-ami.conf" <<'EOF'
+[Unit]
+DefaultDependencies=no
+Wants=dbus.socket
+After=systemd-remount-fs.service systemd-udev-trigger.service dbus.socket
+
+[Service]
+ExecStartPre=-/usr/bin/udevadm settle --timeout=10
+EOF
 }
 
 configure_network_time() {
@@ -575,8 +585,9 @@ EOF
   ln -sf ../run/systemd/resolve/stub-resolv.conf "$TARGET/etc/resolv.conf"
 }
 
-# A clock that never synchronizes is reported, never waited for: nothing is ordered after this unit, so
-# sshd, pacman-init and cloud-init start whatever the time servers do. It fails (the instance shows as
+# A clock that never synchronizes is reported, never waited for: sshd, pacman-init and cloud-init are not
+# ordered after this unit, and as Type=exec it counts as started at once, so it does not hold
+# multi-user.target (which orders itself after what it wants) or the end of the boot either. It fails (the instance shows as
 # degraded, verify.sh names it) and says so on the serial console when the clock is not synchronized within
 # TIME_SYNC_WAIT_SECONDS of the network coming up (systemd-time-wait-sync returns once the kernel's clock is
 # synchronized).
@@ -589,8 +600,7 @@ Wants=network-online.target
 ConditionVirtualization=!container
 
 [Service]
-Type=oneshot
-RemainAfterExit=yes
+Type=exec
 StandardOutput=journal+console
 ExecStart=/usr/bin/bash -c 'timeout $TIME_SYNC_WAIT_SECONDS /usr/lib/systemd/systemd-time-wait-sync >/dev/null && exit 0; echo "arch-ami: the system clock is NOT synchronized: no time server ($TIME_SERVERS) answered within $TIME_SYNC_WAIT_SECONDS s of the network coming up. SSH and pacman work; TLS and signature checks fail if the clock is wrong. See: timedatectl timesync-status"; exit 1'
 
@@ -613,10 +623,10 @@ configure_ssh_and_first_boot() {
   # basic.target) and the clock is set (time-set.target: from the RTC, which EC2 sets from the host at
   # power-on). It never waits for the clock to be synchronized: time-sync.target would make every login wait
   # for a time server, forever when none answers (on later boots too, where the skipped unit's job still
-  # waits for its After= ordering). Its key generation (RSA-4096) runs at idle CPU priority, so that it
-  # never slows cloud-init on the way to the login; and it is bounded (a oneshot service has no start
-  # time-out by default): a keyring that is not done in 10 minutes fails visibly instead of keeping sshd
-  # waiting.
+  # waits for its After= ordering). Its key generation (RSA-4096) runs at a lower CPU priority (nice 10),
+  # so that it does not slow cloud-init on the way to the login; and it is bounded (a oneshot service has
+  # no start time-out by default, and the time-out applies per command: hence one command): a keyring that
+  # is not done in 10 minutes fails visibly instead of keeping sshd waiting.
   cat >"$TARGET/etc/systemd/system/pacman-init.service" <<'EOF'
 [Unit]
 Description=Initializes the pacman keyring on first boot
@@ -629,10 +639,9 @@ Conflicts=shutdown.target
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-CPUSchedulingPolicy=idle
+Nice=10
 TimeoutStartSec=10min
-ExecStart=/usr/bin/pacman-key --init
-ExecStart=/usr/bin/pacman-key --populate
+ExecStart=/usr/bin/sh -c '/usr/bin/pacman-key --init && /usr/bin/pacman-key --populate'
 
 [Install]
 WantedBy=multi-user.target

@@ -160,10 +160,24 @@ describe("provisioned image: issue 9 configuration", { skip }, () => {
         // answers: ordering after it would make sshd wait for the clock, forever without a time server.
         assert.doesNotMatch(u, /time-sync\.target/);
         assert.doesNotMatch(u, /^Wants=/m);
-        // Its key generation never competes with cloud-init on the way to the login, and a oneshot unit has
-        // no start time-out of its own (systemd.service(5), TimeoutStartSec=): bounded, it cannot hold sshd forever.
-        assert.match(u, /^CPUSchedulingPolicy=idle$/m);
+        // Its key generation yields to cloud-init on the way to the login; a oneshot unit has no start time-out
+        // of its own, and the time-out applies per ExecStart= command (systemd src/core/service.c,
+        // service_run_next_main re-arms it): one command, bounded, cannot hold sshd forever.
+        assert.match(u, /^Nice=10$/m);
         assert.match(u, /^TimeoutStartSec=10min$/m);
+        assert.equal(u.match(/^ExecStart=/gm)?.length, 1);
+    });
+    it("starts cloud-init's local stage before basic.target but after the system bus and udev's coldplug", () => {
+        const d = img.read("etc/systemd/system/cloud-init-local.service.d/90-arch-ami.conf");
+        assert.match(d, /^DefaultDependencies=no$/m);
+        // hostnamectl (Arch's cloud-init sets the hostname with it, cloudinit/distros/arch.py) needs the bus.
+        assert.match(d, /^After=.*\bdbus\.socket\b/m);
+        assert.match(d, /^Wants=dbus\.socket$/m);
+        assert.match(d, /^ExecStartPre=-\/usr\/bin\/udevadm settle/m);
+        assert.doesNotMatch(d, /Before=sysinit\.target/);
+        const t = img.read("etc/systemd/system/arch-ami-time-sync-check.service");
+        // Type=exec: started at once, so multi-user.target (After= what it wants) does not wait 60 s for it.
+        assert.match(t, /^Type=exec$/m);
     });
     it("installs dhcpcd as cloud-init's dhcp-client", () => {
         assert.ok(fs.existsSync(img.p("var/lib/pacman/local/dhcpcd-1.0-1")));
