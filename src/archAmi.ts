@@ -5,7 +5,7 @@ import { buildHash, buildName, registrationSuffix } from "./identity";
 import { provisionDir, verifyScript } from "./render";
 import { ArchAmiImage } from "./image/archAmiImage";
 import { publishParameters } from "./image/ssm";
-import { checkDefinition } from "./image/verify";
+import { checkDefinition, verifyArgs } from "./image/verify";
 import { preflight, readyGate } from "./preflight";
 import { detectPublicIpv4Cidr } from "./publicIp";
 import { resolveSettings } from "./settings";
@@ -70,7 +70,6 @@ export class ArchAmi extends pulumi.ComponentResource {
             { parent: this },
         );
         // This registration: the AMI, its check, copies and shares.
-        const verifyArgs = ["--packages", ["base", settings.image.kernel, ...settings.image.packages].join(" "), "--require-time-sync"];
         const image = new ArchAmiImage(
             `${name}-${suffix}`,
             {
@@ -82,7 +81,7 @@ export class ArchAmi extends pulumi.ComponentResource {
                 homeRegion: checked.homeRegion,
                 encrypted: checked.encrypted,
                 check: settings.distribution.verify
-                    ? checkDefinition(verifyScript(scriptsDir), verifyArgs, settings.image.defaultUser, settings.encryption, settings.associatePublicIp)
+                    ? checkDefinition(verifyScript(scriptsDir), verifyArgs(settings.image), settings.image.defaultUser, settings.encryption, settings.associatePublicIp)
                     : undefined,
                 subnetId: network.subnetId,
                 securityGroupId: network.securityGroup.id,

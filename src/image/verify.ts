@@ -3,7 +3,7 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as tls from "@pulumi/tls";
 import { CheckDefinition, checkId } from "../identity";
-import { EncryptionSettings } from "../settings/types";
+import { EncryptionSettings, ImageSettings } from "../settings/types";
 
 /** The smallest current Nitro type: NVMe, ENA, UEFI, as most instances launched from the image. */
 export const VERIFY_INSTANCE_TYPE = "t3.nano";
@@ -22,6 +22,14 @@ export const POWER_OFF_DELAY_SECONDS = 5;
  * each times out: an authentication mistake fails the `up` within minutes, never hangs for an hour.
  */
 export const VERIFY_CONNECTION = { dialErrorLimit: 60, perDialTimeout: 10 } as const;
+
+/**
+ * verify.sh's arguments for an image: every package it must hold (base, the kernel, `packages`) and a
+ * synchronized clock. The same on AWS (the check) and in `arch-ami boot-local --verify`.
+ */
+export function verifyArgs(image: ImageSettings): string[] {
+    return ["--packages", ["base", image.kernel, ...image.packages].join(" "), "--require-time-sync"];
+}
 
 /** Stands for the test instance's id in the hashed command text (the real id is substituted when deploying). */
 export const INSTANCE_ID_PLACEHOLDER = "@@ARCH_AMI_TEST_INSTANCE_ID@@";
