@@ -38,7 +38,7 @@ main() {
   require_root
   local out log steps total pacstrap tarball allocated payload limit
   out=$(mktemp -d)/image.raw
-  bash "$repo/test/image/test-image.sh" --out "$out" >&2
+  (cd "$repo" && npx tsc -p . && node --import tsx test/image/buildTestImage.ts ext4 "$out") >&2
   log=$out.log
   steps=$(step_times "$log")
   total=$(awk '/^total [0-9]+s/ {gsub("s", "", $2); t = $2} END {print t}' "$log" | tr -d '\r')

@@ -20,6 +20,27 @@ export interface Uploads {
     scriptsRemoteDir: string;
 }
 
+/** One upload of a build: a local file or folder and the `remotePath` its `CopyToRemote` is given. */
+export interface UploadSpec {
+    kind: "file" | "folder";
+    /** Local path (the tarball's is only known once its command ran: empty here). */
+    source: string;
+    remotePath: string;
+}
+
+/**
+ * Every upload of a build, by what it carries: the component's `CopyToRemote`s (below) and
+ * `arch-ami build-local`'s staging (src/local/build.ts) are both made from this, so a local build gets
+ * exactly the files the builder gets.
+ */
+export function uploadSpecs(scriptsDir: string, localPackages: string[]): { tarball: UploadSpec; scripts: UploadSpec; packages: UploadSpec[] } {
+    return {
+        tarball: { kind: "file", source: "", remotePath: REMOTE.tarball },
+        scripts: { kind: "folder", source: scriptsDir, remotePath: REMOTE.uploadDir },
+        packages: localPackages.map((p) => ({ kind: "file", source: p, remotePath: localPackageRemotePath(p) })),
+    };
+}
+
 /**
  * Where `CopyToRemote` puts a local folder given without a trailing slash: inside `remotePath`, under the
  * folder's own name, whether `remotePath` exists yet or not (pulumi-command
@@ -39,21 +60,22 @@ export function scriptsLanding(scriptsDir: string): string {
  */
 export function uploadInputs(u: UploadInputs, parent: pulumi.Resource): Uploads {
     const opts = { parent, ignoreChanges: ["source", "connection"], customTimeouts: { create: "20m" } };
+    const specs = uploadSpecs(u.scriptsDir, u.localPackages);
     const tarball = new command.remote.CopyToRemote(
         `${u.buildName}-upload-tarball`,
-        { connection: u.connection, source: u.tarball, remotePath: REMOTE.tarball },
+        { connection: u.connection, source: u.tarball, remotePath: specs.tarball.remotePath },
         opts,
     );
     const scripts = new command.remote.CopyToRemote(
         `${u.buildName}-upload-scripts`,
-        { connection: u.connection, source: new pulumi.asset.FileArchive(u.scriptsDir), remotePath: REMOTE.uploadDir },
+        { connection: u.connection, source: new pulumi.asset.FileArchive(specs.scripts.source), remotePath: specs.scripts.remotePath },
         opts,
     );
-    const packages = u.localPackages.map(
+    const packages = specs.packages.map(
         (p, i) =>
             new command.remote.CopyToRemote(
                 `${u.buildName}-upload-package-${i}`,
-                { connection: u.connection, source: new pulumi.asset.FileAsset(p), remotePath: localPackageRemotePath(p) },
+                { connection: u.connection, source: new pulumi.asset.FileAsset(p.source), remotePath: p.remotePath },
                 opts,
             ),
     );

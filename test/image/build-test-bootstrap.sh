@@ -570,8 +570,8 @@ main() {
   require_commands mmdebstrap:mmdebstrap bsdtar:libarchive-tools zstd:zstd repo-add:pacman-package-manager \
     gpg:gnupg depmod:kmod apt-get:apt dpkg-deb:dpkg git:git
   local key
-  key=$(cat "${BASH_SOURCE[0]}" "$here/lib.sh" "$here"/stand-ins/* "$here"/cloud-init/* | sha256sum | cut -c1-16)
-  cached test-bootstrap "$key" build_bootstrap
+  key=$(cat "${BASH_SOURCE[0]}" "$here/lib.sh" "$here/../../local/lib.sh" "$here"/stand-ins/* "$here"/cloud-init/* | sha256sum | cut -c1-16)
+  cached "$TEST_CACHE" test-bootstrap "$key" build_bootstrap
   printf '%s\n' "$TEST_CACHE/test-bootstrap/bootstrap.tar.zst"
 }
 

@@ -1,7 +1,7 @@
 // Issue 9 (settings that survive first boot, hotplug, image mirror, initramfs, keyring, cleanup), two ways:
 // provision.sh's functions sourced on this machine (both hostname cases, the rendered cloud-init config
 // parsed with PyYAML as cloud-init parses it, the work-directory guard against mounts), and the image the
-// real provisioning run built in the local surrogate (test-image.sh).
+// real provisioning run built in the local surrogate (arch-ami build-local, test/image/buildTestImage.ts).
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";

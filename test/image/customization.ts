@@ -1,4 +1,4 @@
-// The customizations the test image is built with (render-command.ts) and that the image, boot and
+// The customizations the test image is built with (buildTestImage.ts) and that the image, boot and
 // first-boot tests look for: one place, so what is built and what is checked cannot drift apart.
 
 /** The stand-in AUR inside the test bootstrap root (test/image/build-test-bootstrap.sh). */

@@ -1,6 +1,6 @@
-// The offline proof of provisioning: the image test-image.sh built through the real provision.sh in the
-// local surrogate VM, inspected partition by partition and file by file; plus the refusal cases that ran
-// first on the same surrogate.
+// The offline proof of provisioning: the image `arch-ami build-local` built through the real provision.sh in
+// the local surrogate VM, inspected partition by partition and file by file; plus the refusal cases that ran
+// first on the surrogate of the btrfs image.
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -23,27 +23,32 @@ describe("provisioned image", { skip }, () => {
     const exists = (rel: string) => fs.lstatSync(img.p(rel), { throwIfNoEntry: false }) !== undefined;
 
     describe("provisioning run", () => {
+        // The refusal cases ran on the surrogate of the btrfs image, before its provisioning (buildTestImage.ts).
+        let r: TestImage;
+        before(() => {
+            r = testImage("btrfs");
+        });
         it("refused an unknown volume id with a clear error (exit 3)", () => {
-            assert.equal(exitOf(t, "unknown-volume"), 3);
-            assert.match(runLog(t, "unknown-volume"), /provision: error: volume vol-0fffffffffffffff0 not found: no NVMe disk with serial vol0fffffffffffffff0/);
+            assert.equal(exitOf(r, "unknown-volume"), 3);
+            assert.match(runLog(r, "unknown-volume"), /provision: error: volume vol-0fffffffffffffff0 not found: no NVMe disk with serial vol0fffffffffffffff0/);
         });
         it("refused a disk holding a mounted filesystem (exit 3)", () => {
-            assert.equal(exitOf(t, "mounted-disk"), 3);
-            assert.match(runLog(t, "mounted-disk"), /refusing \/dev\/nvme0n1: it holds mounted filesystems \(\/dev\/nvme0n1 on \/mnt\/busy\)/);
+            assert.equal(exitOf(r, "mounted-disk"), 3);
+            assert.match(runLog(r, "mounted-disk"), /refusing \/dev\/nvme0n1: it holds mounted filesystems \(\/dev\/nvme0n1 on \/mnt\/busy\)/);
         });
         it("refused a corrupt tarball, leaving the disk as it was (exit 4; the marker on its first sector intact, else 99)", () => {
-            assert.equal(exitOf(t, "corrupt-tarball"), 4);
-            assert.match(runLog(t, "corrupt-tarball"), /bootstrap tarball '\/home\/admin\/arch-ami-bootstrap.tar.zst' is corrupt/);
+            assert.equal(exitOf(r, "corrupt-tarball"), 4);
+            assert.match(runLog(r, "corrupt-tarball"), /bootstrap tarball '\/home\/admin\/arch-ami-bootstrap.tar.zst' is corrupt/);
         });
         it("stopped at pacstrap on a missing package, naming it", () => {
-            assert.equal(exitOf(t, "missing-package"), 1);
-            const run = runLog(t, "missing-package");
+            assert.equal(exitOf(r, "missing-package"), 1);
+            const run = runLog(r, "missing-package");
             assert.match(run, /target not found: arch-ami-no-such-package/);
             assert.match(run, /provisioning FAILED in step 6 \(pacstrap\)/);
         });
         it("refused a package signed by a key no keyring has (pacman could not find the key; pacstrap failed, exit 1)", () => {
-            assert.equal(exitOf(t, "unknown-key"), 1);
-            const run = runLog(t, "unknown-key");
+            assert.equal(exitOf(r, "unknown-key"), 1);
+            const run = runLog(r, "unknown-key");
             // pacman (libalpm sync.c check_keyring): the signing key is not in the keyring and cannot be
             // imported (the builder here has no network), so the transaction is refused.
             assert.match(run, /checking keyring\.\.\.\n(.*\n)*?error: required key missing from keyring/);
@@ -56,8 +61,8 @@ describe("provisioned image", { skip }, () => {
             assert.doesNotMatch(run, /installing arch-ami-test-unknown-key/);
         });
         it("refused a package changed after it was signed, naming the package and the signature (exit 1)", () => {
-            assert.equal(exitOf(t, "tampered-package"), 1);
-            const run = runLog(t, "tampered-package");
+            assert.equal(exitOf(r, "tampered-package"), 1);
+            const run = runLog(r, "tampered-package");
             assert.match(run, /arch-ami-test-tampered: signature from "arch-ami test packager 2026 <packager-2026@arch-ami\.invalid>" is invalid/);
             assert.match(run, /invalid or corrupted package \(PGP signature\)/);
             assert.match(run, /provision: error: pacstrap failed/);
@@ -65,14 +70,14 @@ describe("provisioned image", { skip }, () => {
             assert.doesNotMatch(run, /installing arch-ami-test-tampered/);
         });
         it("failed late, in configure (after pacstrap, with the target and chroot mounts live), naming the cause", () => {
-            assert.equal(exitOf(t, "fail-in-configure"), 1);
-            const run = runLog(t, "fail-in-configure");
+            assert.equal(exitOf(r, "fail-in-configure"), 1);
+            const run = runLog(r, "fail-in-configure");
             assert.match(run, /time zone Arch\/Nowhere not in the image's tzdata/);
             assert.match(run, /provisioning FAILED in step 7 \(configure\)/);
         });
         it("failed a customization script (bash -e) with exit 5, naming the script and its exit code", () => {
-            assert.equal(exitOf(t, "failing-script"), 5);
-            const run = runLog(t, "failing-script");
+            assert.equal(exitOf(r, "failing-script"), 5);
+            const run = runLog(r, "failing-script");
             assert.match(run, /==> \[9\/12\] script 2\/2: fails-on-purpose \(\+\d+s\)/);
             assert.match(run, /^before-the-failure$/m, "the script's output streams into the log");
             assert.doesNotMatch(run, /^after-the-failure-must-not-run$/m, "set -e: the script stopped at the failing command");
@@ -81,11 +86,15 @@ describe("provisioned image", { skip }, () => {
             assert.match(run, /the volume is left unmounted/);
         });
         it("left the volume unmounted after the failed script (checked on the builder before the next run)", () => {
-            assert.equal(exitOf(t, "left-unmounted"), 0);
+            assert.equal(exitOf(r, "left-unmounted"), 0);
+        });
+        it("built the customized image through the CLI (arch-ami build-local), with the provisioning's exit code", () => {
+            assert.equal(exitOf(t, "provision"), 0);
+            assert.match(t.log, /ARCH-AMI-PROVISION-OK/);
         });
         it("then re-ran cleanly on the same builder and succeeded", () => {
-            assert.equal(exitOf(t, "provision"), 0);
-            const last = runLog(t, "provision");
+            assert.equal(exitOf(r, "provision"), 0);
+            const last = runLog(r, "provision");
             assert.match(last, /previous state: cleaning leftovers/);
             assert.match(last, /ARCH-AMI-PROVISION-OK/);
         });

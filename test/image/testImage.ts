@@ -1,4 +1,4 @@
-// Shared by the image and boot tests: the raw image built by test-image.sh through the real provisioning
+// Shared by the image and boot tests: the raw image built by arch-ami build-local (buildTestImage.ts) through the real provisioning
 // path, cached by the content of everything that shapes it. Missing prerequisites fail in CI (CI=true)
 // and skip elsewhere, always naming what is missing.
 import { spawnSync } from "node:child_process";
@@ -8,7 +8,7 @@ import * as path from "node:path";
 import * as assert from "node:assert/strict";
 
 export const repo = path.resolve(__dirname, "../..");
-/** The explicit hostname the test images are built with (render-command.ts's default). */
+/** The explicit hostname the test images are built with (the btrfs image's; buildTestImage.ts). */
 export const TEST_IMAGE_HOSTNAME = "arch-test";
 export const TEST_CACHE = process.env.ARCH_AMI_TEST_CACHE ?? "/var/cache/arch-ami-test";
 
@@ -41,24 +41,12 @@ function filesBelow(dir: string): string[] {
     });
 }
 
-/**
- * Everything of the component that renders the config and command line (render-command.ts) or decides the
- * uploads (stage-uploads.ts, which runs the component under the unit harness's mocks): all of src/ and the
- * harness.
- */
-const RENDERING = [
-    // All of the component: render-command.ts renders through settings and render.ts, and stage-uploads.ts
-    // runs the whole component (src/build, src/image, …) under the unit harness's mocks to take its uploads.
-    ...filesBelow(path.join(repo, "src")),
-    path.join(repo, "test/unit/harness.ts"),
-];
-
-/** Hash of everything that shapes the test image. */
+/** Hash of everything that shapes the test image: the component (src/), the package's scripts (provision/, local/) and the test image's own inputs. */
 export function imageKey(): string {
     const h = createHash("sha256");
-    const inputs = [...filesBelow(path.join(repo, "provision")), ...filesBelow(path.join(repo, "test/image")), ...filesBelow(path.join(repo, "test/lib")), ...RENDERING];
+    const inputs = [...filesBelow(path.join(repo, "provision")), ...filesBelow(path.join(repo, "local")), ...filesBelow(path.join(repo, "test/image")), ...filesBelow(path.join(repo, "src"))];
     for (const f of inputs.sort()) {
-        // The image's inputs only (scripts, the customization, the upload staging and its model, the variants
+        // The image's inputs only (scripts, the customization, the build and its arguments, the variants
         // chosen in this file): not the tests that inspect it.
         if (f.endsWith(".test.ts") || f.endsWith("/test/image/attach.ts")) continue;
         h.update(path.relative(repo, f)).update(fs.readFileSync(f));
@@ -73,8 +61,8 @@ export interface TestImage {
 }
 
 /**
- * Builds (or reuses) a test image. The default (ext4) image runs the negative cases first on the same
- * surrogate; the btrfs variant is provisioned alone.
+ * Builds (or reuses) a test image through build-local (buildTestImage.ts): the customized ext4 image with
+ * the CLI as users run it; the btrfs image with the refusal cases queued first on the same surrogate.
  */
 export function testImage(filesystem: "ext4" | "btrfs" = "ext4"): TestImage {
     const dir = path.join(TEST_CACHE, "images", `${imageKey()}-${filesystem}`);
@@ -82,13 +70,12 @@ export function testImage(filesystem: "ext4" | "btrfs" = "ext4"): TestImage {
     if (!fs.existsSync(image)) {
         fs.rmSync(dir, { recursive: true, force: true });
         fs.mkdirSync(dir, { recursive: true });
-        const variant = filesystem === "ext4" ? ["--negative-cases"] : ["--filesystem", filesystem];
-        const r = spawnSync("bash", [path.join(repo, "test/image/test-image.sh"), ...variant, "--out", image], {
+        const r = spawnSync(process.execPath, ["--import", "tsx", path.join(repo, "test/image/buildTestImage.ts"), filesystem, image], {
             cwd: repo,
             stdio: ["ignore", process.stderr, process.stderr],
         });
         if (r.status !== 0) {
-            throw new Error(`test-image.sh failed with exit ${r.status}; see its output above and ${image}.log`);
+            throw new Error(`build-local failed with exit ${r.status}; see its output above and ${image}.log`);
         }
     }
     const results = new Map(

@@ -6,8 +6,8 @@
 //   dir/   | remotePath/…             | mkdir -p remotePath; …         | error
 //   file   | remotePath/file          | mkdir -p parent; remotePath    | remotePath (overwritten)
 //
-// The unit tests compute the builder's file tree from the component's own CopyToRemote inputs with it,
-// and the offline surrogate stages its uploads with it (never with `cp -r`, whose rules differ).
+// The unit tests compute the builder's file tree from the component's own CopyToRemote inputs with it, and
+// compare `arch-ami build-local`'s staging of the uploads (src/local/build.ts stageUploads) against it.
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -73,19 +73,5 @@ export function copyToRemote(t: RemoteTree, sourcePath: string, remotePath: stri
         if (t.dirs.has(dest)) dest = path.posix.join(dest, path.basename(sourcePath));
         else if (!exists) mkdirAll(t, path.posix.dirname(dest));
         copyFile(t, sourcePath, dest);
-    }
-}
-
-/** Writes the remote tree's files below `root` (remote `/x` becomes `<root>/x`), hard-linking where it can. */
-export function materialize(t: RemoteTree, root: string): void {
-    for (const d of [...t.dirs].sort()) fs.mkdirSync(path.join(root, d), { recursive: true });
-    for (const [remote, local] of t.files) {
-        const target = path.join(root, remote);
-        fs.rmSync(target, { force: true });
-        try {
-            fs.linkSync(local, target);
-        } catch {
-            fs.copyFileSync(local, target);
-        }
     }
 }

@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Builds the local surrogate VM: a Debian root like the EC2 builder's, as a raw virtio disk plus the
-# kernel and initrd QEMU boots directly. A systemd unit plays the remote command: it copies the upload
-# share to /home/admin exactly as the component uploads it, runs the same command line, reports the
-# exit code on the share and powers off.
+# build-surrogate.sh CACHE_DIR: prints the folder of the local surrogate VM, building it into
+# CACHE_DIR/surrogate when missing or out of date. The surrogate is a Debian 13 root like the EC2 builder's
+# (Debian's official AMI: the admin user with passwordless sudo), as a sparse raw virtio disk plus the
+# kernel and initrd QEMU boots directly. A systemd unit plays the remote command (local/surrogate-run): it
+# brings up the network QEMU's user networking provides, copies the upload share to /home/admin exactly
+# as the component uploads it, runs the queued command lines as admin, reports each exit code on the
+# share and powers off.
 set -Eeuo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=test/image/lib.sh
+# shellcheck source=local/lib.sh
 source "$here/lib.sh"
 
+DEBIAN_SUITE=trixie
+DEBIAN_MIRROR=${ARCH_AMI_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The builder's tools provision.sh uses, plus what the EC2 AMI has that a download needs (iproute2 to bring
+# the network up, ca-certificates and curl).
 SURROGATE_PACKAGES=(linux-image-amd64 systemd-sysv udev kmod gdisk dosfstools e2fsprogs btrfs-progs
-  zstd util-linux fdisk sudo dbus)
+  zstd util-linux fdisk sudo dbus iproute2 ca-certificates curl)
+# Sparse: the file holds only what is written. Room for the bootstrap root, its package cache and AUR builds.
+DISK_SIZE=24G
 
 write_surrogate_unit() {
   local root=$1
@@ -57,17 +66,18 @@ build_surrogate() {
   cp -L "$root/vmlinuz" "$out/vmlinuz"
   cp -L "$root/initrd.img" "$out/initrd.img"
   rm -rf "$root/var/cache/apt/archives"/*.deb "$root/var/lib/apt/lists"/*
-  mkfs.ext4 -q -L surrogate -d "$root" "$out/disk.raw" 3G
+  mkfs.ext4 -q -L surrogate -d "$root" "$out/disk.raw" "$DISK_SIZE"
   rm -rf "$root"
 }
 
 main() {
+  local cache=${1:?usage: build-surrogate.sh CACHE_DIR}
   require_root
   require_commands mmdebstrap:mmdebstrap mkfs.ext4:e2fsprogs
   local key
   key=$(cat "${BASH_SOURCE[0]}" "$here/surrogate-run" "$here/lib.sh" | sha256sum | cut -c1-16)
-  cached surrogate "$key" build_surrogate
-  printf '%s\n' "$TEST_CACHE/surrogate"
+  cached "$cache" surrogate "$key" build_surrogate
+  printf '%s\n' "$cache/surrogate"
 }
 
 main "$@"
