@@ -7,6 +7,7 @@
 // NVMe drive whose serial is a volume id, as EBS attaches it on Nitro.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { StringDecoder } from "node:string_decoder";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -181,9 +182,10 @@ function runSurrogate(o: BuildLocalOptions, args: string[], logFile: string): Pr
             progress.write(`\n==> build-local: the surrogate ran longer than ${o.timeoutMinutes ?? 120} minutes: stopped\n`);
             qemu.kill("SIGKILL");
         }, (o.timeoutMinutes ?? 120) * 60_000);
+        const text = new StringDecoder("utf8");
         qemu.stdout.on("data", (d: Buffer) => {
             out.write(d);
-            progress.write(d.toString("utf8").replace(/\r/g, ""));
+            progress.write(text.write(d).replace(/\r/g, ""));
         });
         let stderr = "";
         qemu.stderr.on("data", (d: Buffer) => (stderr += d.toString()));

@@ -41,6 +41,13 @@ function filesBelow(dir: string): string[] {
     });
 }
 
+/**
+ * Of src/local/, the modules that shape an image (the build, its arguments); the others (boot-local, the
+ * VM, the metadata service, the prerequisite checks, the CLI's dispatch, the image record) never touch one.
+ */
+const LOCAL_BUILD = ["build.ts", "argsFile.ts"].map((f) => path.join(repo, "src/local", f));
+const shapesImage = (f: string) => !f.startsWith(path.join(repo, "src/local/")) || LOCAL_BUILD.includes(f);
+
 /** Hash of everything that shapes the test image: the component (src/), the package's scripts (provision/, local/) and the test image's own inputs. */
 export function imageKey(): string {
     const h = createHash("sha256");
@@ -48,7 +55,7 @@ export function imageKey(): string {
     for (const f of inputs.sort()) {
         // The image's inputs only (scripts, the customization, the build and its arguments, the variants
         // chosen in this file): not the tests that inspect it.
-        if (f.endsWith(".test.ts") || f.endsWith("/test/image/attach.ts")) continue;
+        if (f.endsWith(".test.ts") || f.endsWith("/test/image/attach.ts") || !shapesImage(f) || f.endsWith("/local/listen.py")) continue;
         h.update(path.relative(repo, f)).update(fs.readFileSync(f));
     }
     return h.digest("hex").slice(0, 16);
