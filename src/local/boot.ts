@@ -359,11 +359,12 @@ export async function main(argv: string[]): Promise<number> {
         say(`waiting up to ${o.timeoutSeconds} s for SSH (no internet in the instance; its DNS knows ${LOCAL_DNS_NAME} only)`);
         return o.verify ? await verify(c, vm, key, user, record, o, interrupt) : await foreground(vm, key, user, o, interrupt);
     } finally {
-        interrupt.dispose();
+        // The signal handlers stay until everything is removed: another Ctrl-C must not cut the clean-up short.
         relay?.close();
         await vm?.tearDown();
         fs.rmSync(work, { recursive: true, force: true });
         if (keyDir) fs.rmSync(keyDir, { recursive: true, force: true });
+        interrupt.dispose();
     }
 }
 
