@@ -5,7 +5,7 @@
 // the option; `--verify` exits 0 on the test image (verify.sh passed, the guest powered itself off) and,
 // on a copy of it with a unit that fails at boot, exits with verify.sh's status 1 naming the check and the
 // unit. ARCH_AMI_BOOT_LOCAL_IMAGE names another image to boot (a raw image, with or without its record).
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -111,6 +111,7 @@ describe("arch-ami boot-local", () => {
             image = process.env.ARCH_AMI_BOOT_LOCAL_IMAGE ?? testImage().image;
             work = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-boot-local-test-"));
         });
+        after(() => fs.rmSync(work, { recursive: true, force: true }));
         const timeout = (SSH_TIMEOUT + 2400) * 1000;
 
         it("passes on the test image: verify.sh's checks all pass, the guest powers itself off, exit 0", { timeout }, async () => {
@@ -127,18 +128,14 @@ describe("arch-ami boot-local", () => {
         it("fails on an image with a failed unit: exit 1 (verify.sh's), naming the check and the unit", { timeout }, async () => {
             const copy = path.join(work, "broken.raw");
             brokenCopy(image, copy);
-            try {
-                const r = await cli(["boot-local", copy, "--verify", "--timeout", String(SSH_TIMEOUT)], "boot-local-verify-fail.log", SSH_TIMEOUT + 2300);
-                const out = `${r.stdout}\n${r.stderr}`;
-                assert.equal(r.status, 1, `boot-local --verify exits with verify.sh's status 1:\n${out.slice(-4000)}`);
-                assert.match(r.stdout, new RegExp(`^FAILED: system running, no failed unit: .*${BROKEN_UNIT.replace(/\./g, "\\.")}`, "m"), "the failed check names the unit");
-                assert.match(r.stdout, /^verify: 1 check\(s\) failed: system running, no failed unit$/m, "only that check failed");
-                assert.match(r.stderr, /verification of the new AMI failed \(verify\.sh exit 1\)/, "the AWS check's own failure message");
-                assert.match(r.stdout, /verification failed \(verify\.sh exit 1\)/);
-                console.log(`boot-local --verify (fail): ${r.seconds.toFixed(1)} s`);
-            } finally {
-                fs.rmSync(work, { recursive: true, force: true });
-            }
+            const r = await cli(["boot-local", copy, "--verify", "--timeout", String(SSH_TIMEOUT)], "boot-local-verify-fail.log", SSH_TIMEOUT + 2300);
+            const out = `${r.stdout}\n${r.stderr}`;
+            assert.equal(r.status, 1, `boot-local --verify exits with verify.sh's status 1:\n${out.slice(-4000)}`);
+            assert.match(r.stdout, new RegExp(`^FAILED: system running, no failed unit: .*${BROKEN_UNIT.replace(/\./g, "\\.")}`, "m"), "the failed check names the unit");
+            assert.match(r.stdout, /^verify: 1 check\(s\) failed: system running, no failed unit$/m, "only that check failed");
+            assert.match(r.stderr, /verification of the new AMI failed \(verify\.sh exit 1\)/, "the AWS check's own failure message");
+            assert.match(r.stdout, /verification failed \(verify\.sh exit 1\)/);
+            console.log(`boot-local --verify (fail): ${r.seconds.toFixed(1)} s`);
         });
     });
 });
