@@ -124,9 +124,9 @@ function query(name: string, type: number, edns = false): Buffer {
     return Buffer.concat([header, qname, tail, opt]);
 }
 
-describe("test DNS server (one name)", () => {
+describe("local DNS server (one name)", () => {
     it("answers an A query for its name with its address, authoritative, echoing id, RD and the question", () => {
-        const q = query("Arch-AMI-Test.example", 1);
+        const q = query("Arch-AMI-Local.example", 1); // LOCAL_DNS_NAME in mixed case
         const { reply, rcode } = dnsReply(q, LOCAL_DNS_NAME, LOCAL_DNS_ADDRESS)!;
         assert.equal(rcode, 0);
         assert.equal(reply.readUInt16BE(0), 0x1234, "id");
