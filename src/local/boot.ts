@@ -376,7 +376,7 @@ async function foreground(vm: Vm, key: KeyChoice, user: string, o: BootLocalOpti
     }
     say(`SSH is up after ${up.toFixed(1)} s. Log in with:`);
     const identity = key.ephemeral || (o.sshKey !== undefined && key.privateFile) ? ` -i ${key.privateFile}` : "";
-    process.stdout.write(`\n  ssh -p ${o.sshPort} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null${identity} ${user}@127.0.0.1\n\n`);
+    process.stdout.write(`\n  ssh -p ${o.sshPort} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR${identity} ${user}@127.0.0.1\n\n`);
     if (key.ephemeral) say(`the key pair was made for this run and is removed at the end: ${key.privateFile}`);
     say("Ctrl-C (or a power-off in the guest) ends the instance and removes it");
     const end = await interrupt.race(vm.exited);
