@@ -88,6 +88,7 @@ function run(cmd: string, args: string[]): void {
 
 /** A VM in its own network namespace with the metadata service (setUp, start, ssh, tearDown). */
 export class Vm {
+    /** The network namespace's name (arch-ami-<name>-<pid>). */
     readonly netns: string;
     private qemu?: ChildProcess;
     private imds?: ChildProcess;

@@ -10,13 +10,17 @@ import { Launch, launchInstance } from "../../src/local/instance";
 import { Vm } from "../../src/local/vm";
 import { outputPath } from "../lib/output";
 
+/** A running instance (src/local/instance.ts). */
 export type { Launch };
 
+/** Seconds a launch may take to accept the SSH login (ARCH_AMI_SSH_TIMEOUT, default 900). */
 export const SSH_TIMEOUT = Number(process.env.ARCH_AMI_SSH_TIMEOUT ?? 900);
 /** The enlarged EBS volume the instances launch with (the image is 4 GiB). */
 export const DISK_SIZE = "8G";
+/** DISK_SIZE in bytes. */
 export const DISK_BYTES = 8 * 1024 ** 3;
 
+/** A key pair, as EC2's: its name, the private key file, the public key. */
 export interface KeyPair {
     name: string;
     privateKey: string;
@@ -32,6 +36,7 @@ export function keyPair(dir: string, name: string): KeyPair {
     return { name, privateKey, publicKey: fs.readFileSync(`${privateKey}.pub`, "utf8").trim() };
 }
 
+/** A test instance on QEMU user network `net` (the guest is .15) with the key pair `key`. */
 export function instance(id: string, net: string, key: KeyPair): Instance {
     const [a, b, c] = net.split("/")[0].split(".");
     return {
