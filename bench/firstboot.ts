@@ -15,9 +15,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { testImage } from "../test/image/testImage";
-import { Bus, Firmware } from "../test/boot/qemu";
+import { Bus, Firmware } from "../src/local/qemu";
 import { cloudInitSeconds, instance, KeyPair, keyPair, launch, SSH_TIMEOUT } from "../test/firstboot/firstboot";
-import { Vm } from "../test/firstboot/vm";
+import { Vm } from "../src/local/vm";
 
 const TARGET_FIRST_BOOT = 0.6;
 const TARGET_REBOOT = 0.7;

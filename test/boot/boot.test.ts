@@ -15,10 +15,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { AttachedImage, partitions, rootUuid, sh } from "../image/attach";
 import { TEST_IMAGE_HOSTNAME, TestImage, skipUnlessCapable, testImage } from "../image/testImage";
-import { BootResult, Bus, Firmware, LOGIN_PROMPT, boot, outputPath, overlay } from "./qemu";
+import { BootResult, Bus, Firmware, LOGIN_PROMPT, boot, overlay } from "../../src/local/qemu";
+import { outputPath } from "../lib/output";
 import { instance, keyPair } from "../firstboot/firstboot";
-import { Vm } from "../firstboot/vm";
-import { localHostname } from "../firstboot/imds";
+import { startInstance } from "../../src/local/instance";
+import { localHostname } from "../../src/local/imds";
 import { TEST_KERNEL_PARAMETER } from "../image/customization";
 
 const skip = skipUnlessCapable();
@@ -71,25 +72,22 @@ function checkBoot(r: LoginBoot, expectedUuid: string, device: string, fstype = 
 
 let launches = 0;
 /**
- * Boots `disk` as an EC2 instance (SMBIOS, IMDSv2 metadata service, Amazon Time Sync: test/firstboot/vm.ts)
- * until systemd's serial getty shows the login prompt. The image's `datasource_list: [ Ec2, None ]` makes
- * ds-identify enable cloud-init on any machine, and the getty waits for cloud-init's config stage, so a
- * boot without a metadata service would sit in cloud-init's metadata timeouts.
+ * Boots `disk` as an EC2 instance (SMBIOS, IMDSv2 metadata service, Amazon Time Sync: src/local/instance.ts,
+ * the launch boot-local uses) until systemd's serial getty shows the login prompt. The image's
+ * `datasource_list: [ Ec2, None ]` makes ds-identify enable cloud-init on any machine, and the getty waits
+ * for cloud-init's config stage, so a boot without a metadata service would sit in cloud-init's metadata
+ * timeouts.
  */
 async function bootToLogin(disk: string, firmware: Firmware, bus: Bus, name: string, work: string, format: "raw" | "qcow2" = "raw", size?: number): Promise<LoginBoot> {
     const n = ++launches;
     const net = `10.0.${20 + n}.0/24`;
-    const qcow = path.join(work, `${name}.qcow2`);
-    overlay(disk, qcow, format, size === undefined ? undefined : String(size));
     const key = keyPair(work, `key-${name}`);
     const inst = instance(`i-0b00000000000000${n}`, net, key);
-    const vm = new Vm({
-        name: `boot-${n}`, firmware, bus, disk: qcow, instance: inst, net,
+    const vm = await startInstance(disk, {
+        name: `boot-${n}`, firmware, bus, instance: inst, net, work, format, diskSize: size === undefined ? undefined : String(size),
         serialLog: outputPath("boot", `${name}.serial.log`), requestLog: outputPath("boot", `${name}.imds-requests.jsonl`),
     });
     try {
-        await vm.setUp();
-        vm.start();
         let secondsToLogin: number | undefined;
         while (vm.running && secondsToLogin === undefined && Date.now() - vm.startedAt < BOOT_TIMEOUT * 1000) {
             await new Promise((r) => setTimeout(r, 500));
@@ -100,7 +98,7 @@ async function bootToLogin(disk: string, firmware: Firmware, bus: Bus, name: str
         return { firmware, bus, serial, serialLog: vm.o.serialLog, secondsToLogin, timedOut: secondsToLogin === undefined && vm.running, metadataHostname };
     } finally {
         await vm.tearDown();
-        fs.rmSync(qcow, { force: true });
+        fs.rmSync(path.join(work, `boot-${n}.qcow2`), { force: true });
     }
 }
 
@@ -144,7 +142,7 @@ describe("boot proof", { skip }, () => {
         overlay(t.image, disk);
         const p1 = partitions(t.image)[0];
         execFileSync("qemu-io", ["-f", "qcow2", "-c", `write -z ${p1.startSector * 512} ${(p1.endSector - p1.startSector + 1) * 512}`, disk]);
-        const r = await boot(disk, { firmware: Firmware.Bios, bus: Bus.Virtio, timeoutSeconds: FAIL_TIMEOUT, format: "qcow2", name: "negative-no-bios-core" });
+        const r = await boot(disk, { firmware: Firmware.Bios, bus: Bus.Virtio, timeoutSeconds: FAIL_TIMEOUT, format: "qcow2", serialLog: outputPath("boot", "negative-no-bios-core.serial.log") });
         assert.equal(r.secondsToLogin, undefined, "no login prompt");
         assert.doesNotMatch(r.serial, /Loading Linux/);
         assert.ok(r.timedOut, "the boot hung until the timeout");
@@ -155,7 +153,7 @@ describe("boot proof", { skip }, () => {
         execFileSync("cp", ["--sparse=always", t.image, copy]);
         const esp = partitions(copy)[1];
         execFileSync("mdel", ["-i", `${copy}@@${esp.startSector * 512}`, "::/EFI/BOOT/BOOTX64.EFI"]);
-        const r = await boot(copy, { firmware: Firmware.Uefi, bus: Bus.Virtio, timeoutSeconds: FAIL_TIMEOUT, name: "negative-no-efi-loader" });
+        const r = await boot(copy, { firmware: Firmware.Uefi, bus: Bus.Virtio, timeoutSeconds: FAIL_TIMEOUT, serialLog: outputPath("boot", "negative-no-efi-loader.serial.log") });
         fs.rmSync(copy);
         assert.equal(r.secondsToLogin, undefined, "no login prompt");
         assert.doesNotMatch(r.serial, /Loading Linux/);

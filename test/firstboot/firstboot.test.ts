@@ -10,11 +10,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { skipUnlessCapable, testImage } from "../image/testImage";
-import { Bus, Firmware } from "../boot/qemu";
+import { Bus, Firmware } from "../../src/local/qemu";
 import { AttachedImage, sh } from "../image/attach";
-import { TEST_DNS_ADDRESS, TEST_DNS_NAME, localHostname } from "./imds";
+import { LOCAL_DNS_ADDRESS, LOCAL_DNS_NAME, localHostname } from "../../src/local/imds";
 import { DISK_BYTES, KeyPair, Launch, SSH_TIMEOUT, cloudInitSeconds, facts, instance, keyPair, launch, order } from "./firstboot";
-import { Vm } from "./vm";
+import { Vm } from "../../src/local/vm";
 import { verifyScript } from "../../src/render";
 import { TEST_IMAGE_HOSTNAME } from "../image/testImage";
 import { verifyCommand } from "../../src/image/verify";
@@ -187,11 +187,11 @@ function proveNetwork(f: Map<string, string>, vm: Vm, hostname: Hostname): void 
  */
 function proveDns(f: Map<string, string>, vm: Vm): void {
     assert.equal(section(f, "dns-reset"), "reset");
-    const addr = TEST_DNS_ADDRESS.replace(/\./g, "\\.");
-    assert.match(section(f, "dns-query"), new RegExp(`^${TEST_DNS_NAME}: ${addr}\\b`), "resolved's answer is the test DNS server's");
-    assert.match(section(f, "dns-getent"), new RegExp(`^${addr}\\s+STREAM ${TEST_DNS_NAME}`, "m"), "NSS (getent, as verify.sh) gets it");
-    assert.equal(section(f, "dns-stub"), `rcode 0 answers 1 last ${TEST_DNS_ADDRESS}`, "a plain DNS query to the stub at 127.0.0.53 gets it");
-    assert.match(section(f, "dns-nxdomain"), /^nonexistent\.arch-ami-test\.example: Name '.*' not found$/m, "a name the server does not know does not resolve");
+    const addr = LOCAL_DNS_ADDRESS.replace(/\./g, "\\.");
+    assert.match(section(f, "dns-query"), new RegExp(`^${LOCAL_DNS_NAME}: ${addr}\\b`), "resolved's answer is the test DNS server's");
+    assert.match(section(f, "dns-getent"), new RegExp(`^${addr}\\s+STREAM ${LOCAL_DNS_NAME}`, "m"), "NSS (getent, as verify.sh) gets it");
+    assert.equal(section(f, "dns-stub"), `rcode 0 answers 1 last ${LOCAL_DNS_ADDRESS}`, "a plain DNS query to the stub at 127.0.0.53 gets it");
+    assert.match(section(f, "dns-nxdomain"), new RegExp(`^nonexistent\\.${LOCAL_DNS_NAME.replace(/\./g, "\\.")}: Name '.*' not found$`, "m"), "a name the server does not know does not resolve");
     assert.match(section(f, "dns-nxdomain"), /^exit [1-9]/m);
     const stats = section(f, "resolved-stats");
     const total = Number(/Total Transactions:\s*(\d+)/.exec(stats)?.[1]);
@@ -199,8 +199,8 @@ function proveDns(f: Map<string, string>, vm: Vm): void {
     assert.ok(total >= 2, `resolved made DNS transactions for the two names since the reset: ${stats}`);
     assert.ok(hits >= 1, `the repeated lookups of the name came from resolved's cache: ${stats}`);
     const dns = vm.requests().filter((r) => r.method === "DNS");
-    assert.ok(dns.some((r) => r.path === `${TEST_DNS_NAME} 1` && r.status === 0), `the test DNS server answered the A question: ${JSON.stringify(dns)}`);
-    assert.ok(dns.some((r) => r.path === `nonexistent.${TEST_DNS_NAME} 1` && r.status === 3), "and refused the unknown name (NXDOMAIN)");
+    assert.ok(dns.some((r) => r.path === `${LOCAL_DNS_NAME} 1` && r.status === 0), `the test DNS server answered the A question: ${JSON.stringify(dns)}`);
+    assert.ok(dns.some((r) => r.path === `nonexistent.${LOCAL_DNS_NAME} 1` && r.status === 3), "and refused the unknown name (NXDOMAIN)");
 }
 
 function provePacmanInit(f: Map<string, string>, firstBoot: boolean): void {
@@ -291,7 +291,7 @@ async function proveFirstBoot(l: Launch, key: KeyPair, other: KeyPair, image: Im
  * server knows (proveDns), through systemd-resolved and the DHCP-announced server.
  */
 async function proveVerifyScript(vm: Vm, key: KeyPair): Promise<void> {
-    const args = ["--packages", "base linux", "--dns-name", TEST_DNS_NAME, "--require-time-sync"];
+    const args = ["--packages", "base linux", "--dns-name", LOCAL_DNS_NAME, "--require-time-sync"];
     // The failing case first: a failed check leaves the instance running.
     const broken = await vm.ssh("sudo systemd-run --unit=arch-ami-broken-on-purpose --wait /bin/false; true", { key: key.privateKey, timeoutSeconds: 120 });
     assert.equal(broken.status, 0, broken.stderr);

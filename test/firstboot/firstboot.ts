@@ -1,17 +1,26 @@
-// What the first-boot suite and bench:firstboot share: the test instances, the key pairs, one VM launch
-// and the facts read from inside a running instance over SSH.
+// What the first-boot suite and bench:firstboot share: the test instances, the key pairs, the tests'
+// settings of a launch (src/local/instance.ts launchInstance, the one launch boot-local uses too) and the
+// facts read from inside a running instance over SSH.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Bus, Firmware, outputPath, overlay } from "../boot/qemu";
-import { Instance, TEST_DNS_NAME } from "./imds";
-import { Vm } from "./vm";
+import { Bus, Firmware } from "../../src/local/qemu";
+import { Instance, LOCAL_DNS_NAME } from "../../src/local/imds";
+import { Launch, launchInstance } from "../../src/local/instance";
+import { Vm } from "../../src/local/vm";
+import { outputPath } from "../lib/output";
 
+/** A running instance (src/local/instance.ts). */
+export type { Launch };
+
+/** Seconds a launch may take to accept the SSH login (ARCH_AMI_SSH_TIMEOUT, default 900). */
 export const SSH_TIMEOUT = Number(process.env.ARCH_AMI_SSH_TIMEOUT ?? 900);
 /** The enlarged EBS volume the instances launch with (the image is 4 GiB). */
 export const DISK_SIZE = "8G";
+/** DISK_SIZE in bytes. */
 export const DISK_BYTES = 8 * 1024 ** 3;
 
+/** A key pair, as EC2's: its name, the private key file, the public key. */
 export interface KeyPair {
     name: string;
     privateKey: string;
@@ -27,6 +36,7 @@ export function keyPair(dir: string, name: string): KeyPair {
     return { name, privateKey, publicKey: fs.readFileSync(`${privateKey}.pub`, "utf8").trim() };
 }
 
+/** A test instance on QEMU user network `net` (the guest is .15) with the key pair `key`. */
 export function instance(id: string, net: string, key: KeyPair): Instance {
     const [a, b, c] = net.split("/")[0].split(".");
     return {
@@ -45,39 +55,28 @@ export function instance(id: string, net: string, key: KeyPair): Instance {
     };
 }
 
-export interface Launch {
-    vm: Vm;
-    /** Seconds from QEMU start to the first accepted SSH login. */
-    secondsToSsh: number;
-}
-
 /**
- * Launches an instance from `image` on a disk enlarged to DISK_SIZE and waits for the SSH login (as
- * `opts.user`, arch unless given); `opts.timeServer` false launches it without a time server.
+ * launchInstance with the tests' settings: the raw `image` on a disk enlarged to DISK_SIZE, logs kept in
+ * test-output/firstboot/<name>.*, the SSH login (as `opts.user`, arch unless given) within SSH_TIMEOUT;
+ * `opts.timeServer` false launches it without a time server.
  */
-export async function launch(image: string, name: string, firmware: Firmware, bus: Bus, inst: Instance, net: string, work: string, key: KeyPair, opts: { timeServer?: boolean; user?: string } = {}): Promise<Launch> {
-    const disk = path.join(work, `${name}.qcow2`);
-    overlay(image, disk, "raw", DISK_SIZE);
-    const vm = new Vm({
+export function launch(image: string, name: string, firmware: Firmware, bus: Bus, inst: Instance, net: string, work: string, key: KeyPair, opts: { timeServer?: boolean; user?: string } = {}): Promise<Launch> {
+    return launchInstance(image, {
         name,
         firmware,
         bus,
-        disk,
         instance: inst,
         net,
+        work,
+        diskSize: DISK_SIZE,
+        format: "raw",
         serialLog: outputPath("firstboot", `${name}.serial.log`),
         requestLog: outputPath("firstboot", `${name}.imds-requests.jsonl`),
         timeServer: opts.timeServer,
+        privateKey: key.privateKey,
+        user: opts.user,
+        sshTimeoutSeconds: SSH_TIMEOUT,
     });
-    await vm.setUp();
-    vm.start();
-    try {
-        const secondsToSsh = await vm.waitForSsh(key.privateKey, SSH_TIMEOUT, opts.user);
-        return { vm, secondsToSsh };
-    } catch (e) {
-        await vm.tearDown();
-        throw e;
-    }
 }
 
 /** Shell run as `arch` over SSH: prints "=== name" sections that facts() splits. */
@@ -112,20 +111,20 @@ sec resolv-conf; grep '^nameserver' /etc/resolv.conf
 sec resolvectl-dns; resolvectl dns
 sec resolve-query; resolvectl query --legend=no "$(hostname)" 2>&1
 sec getent; getent ahostsv4 "$(hostname)" 2>&1
-# A name only the test DNS server knows (imds.ts, TEST_DNS_NAME), asked with fresh resolver statistics:
+# A name only the local DNS server knows (src/local/imds.ts, LOCAL_DNS_NAME), asked with fresh resolver statistics:
 # through resolved's API, through NSS (what verify.sh uses), and as a plain DNS query to the stub at
 # 127.0.0.53; then a name that does not exist.
 sec dns-reset; sudo resolvectl reset-statistics && echo reset
-sec dns-query; resolvectl query --legend=no ${TEST_DNS_NAME} 2>&1
-sec dns-getent; getent ahostsv4 ${TEST_DNS_NAME} 2>&1
+sec dns-query; resolvectl query --legend=no ${LOCAL_DNS_NAME} 2>&1
+sec dns-getent; getent ahostsv4 ${LOCAL_DNS_NAME} 2>&1
 sec dns-stub; python3 - <<'PY' 2>&1
 import socket, struct
-q = struct.pack("!6H", 0x5a5a, 0x0100, 1, 0, 0, 0) + b"".join(bytes([len(l)]) + l.encode() for l in "${TEST_DNS_NAME}".split(".")) + b"\0\0\1\0\1"
+q = struct.pack("!6H", 0x5a5a, 0x0100, 1, 0, 0, 0) + b"".join(bytes([len(l)]) + l.encode() for l in "${LOCAL_DNS_NAME}".split(".")) + b"\0\0\1\0\1"
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(10); s.sendto(q, ("127.0.0.53", 53))
 r = s.recv(512)
 print("rcode", r[3] & 15, "answers", struct.unpack("!H", r[6:8])[0], "last", ".".join(map(str, r[-4:])))
 PY
-sec dns-nxdomain; resolvectl query --legend=no nonexistent.${TEST_DNS_NAME} 2>&1; echo "exit $?"
+sec dns-nxdomain; resolvectl query --legend=no nonexistent.${LOCAL_DNS_NAME} 2>&1; echo "exit $?"
 sec resolved-stats; sudo resolvectl statistics 2>&1
 sec imds-guest; python3 - <<'PY' 2>&1
 import urllib.request, urllib.error

@@ -1,8 +1,8 @@
-// The test metadata service itself (no VM): IMDSv2 only, the layout cloud-init's Ec2 datasource crawls, and
-// EC2's documented behaviour (cited in imds.ts and beside each case): 403 for a token PUT with
+// The metadata service itself (no VM): IMDSv2 only, the layout cloud-init's Ec2 datasource crawls, and
+// EC2's documented behaviour (cited in src/local/imds.ts and beside each case): 403 for a token PUT with
 // X-Forwarded-For, hop limit 1 on the token response, the IPv6 endpoint. Then the test DNS server. The
-// hop limit and the endpoints are checked on the service as the VMs get it (vm.ts: its own network
-// namespace, listen.py, imds-server.ts), read off the wire by hop-probe.py.
+// hop limit and the endpoints are checked on the service as the VMs get it (src/local/vm.ts: its own
+// network namespace, local/listen.py, src/local/imds-server.ts), read off the wire by hop-probe.py.
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -11,9 +11,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { AddressInfo } from "node:net";
 import * as http from "node:http";
-import { Imds, Instance, TEST_DNS_ADDRESS, TEST_DNS_NAME, dnsQuestion, dnsReply, localHostname, ntpReply } from "./imds";
-import { IMDS_IPV4, IMDS_IPV6, Vm } from "./vm";
-import { Bus, Firmware } from "../boot/qemu";
+import { Imds, Instance, LOCAL_DNS_ADDRESS, LOCAL_DNS_NAME, dnsQuestion, dnsReply, localHostname, ntpReply } from "../../src/local/imds";
+import { IMDS_IPV4, IMDS_IPV6, Vm } from "../../src/local/vm";
+import { Bus, Firmware } from "../../src/local/qemu";
 import { skipUnlessCapable } from "../image/testImage";
 
 const inst: Instance = {
@@ -124,10 +124,10 @@ function query(name: string, type: number, edns = false): Buffer {
     return Buffer.concat([header, qname, tail, opt]);
 }
 
-describe("test DNS server (one name)", () => {
+describe("local DNS server (one name)", () => {
     it("answers an A query for its name with its address, authoritative, echoing id, RD and the question", () => {
-        const q = query("Arch-AMI-Test.example", 1);
-        const { reply, rcode } = dnsReply(q, TEST_DNS_NAME, TEST_DNS_ADDRESS)!;
+        const q = query("Arch-AMI-Local.example", 1); // LOCAL_DNS_NAME in mixed case
+        const { reply, rcode } = dnsReply(q, LOCAL_DNS_NAME, LOCAL_DNS_ADDRESS)!;
         assert.equal(rcode, 0);
         assert.equal(reply.readUInt16BE(0), 0x1234, "id");
         assert.equal(reply[2], 0x85, "QR, AA, RD");
@@ -143,13 +143,13 @@ describe("test DNS server (one name)", () => {
     });
 
     it("NXDOMAIN for any other name, no data for another type of its name, an OPT record back for EDNS", () => {
-        const other = dnsReply(query("archlinux.org", 1), TEST_DNS_NAME, TEST_DNS_ADDRESS)!;
+        const other = dnsReply(query("archlinux.org", 1), LOCAL_DNS_NAME, LOCAL_DNS_ADDRESS)!;
         assert.equal(other.rcode, 3);
         assert.equal(other.reply[3] & 0x0f, 3, "NXDOMAIN");
         assert.equal(other.reply.readUInt16BE(6), 0, "no answer");
-        const sub = dnsReply(query(`x.${TEST_DNS_NAME}`, 1), TEST_DNS_NAME, TEST_DNS_ADDRESS)!;
+        const sub = dnsReply(query(`x.${LOCAL_DNS_NAME}`, 1), LOCAL_DNS_NAME, LOCAL_DNS_ADDRESS)!;
         assert.equal(sub.rcode, 3, "a name below it is another name");
-        const aaaa = dnsReply(query(TEST_DNS_NAME, 28, true), TEST_DNS_NAME, TEST_DNS_ADDRESS)!;
+        const aaaa = dnsReply(query(LOCAL_DNS_NAME, 28, true), LOCAL_DNS_NAME, LOCAL_DNS_ADDRESS)!;
         assert.equal(aaaa.rcode, 0);
         assert.equal(aaaa.reply.readUInt16BE(6), 0, "no AAAA record");
         assert.equal(aaaa.reply.readUInt16BE(10), 1, "an OPT record");
@@ -157,7 +157,7 @@ describe("test DNS server (one name)", () => {
         assert.equal(opt.readUInt16BE(1), 41);
         assert.equal(opt.readUInt32BE(5) & 0x8000, 0, "no DNSSEC (DO clear)");
         assert.equal(dnsQuestion(Buffer.from(aaaa.reply)), undefined, "a response is not a query");
-        assert.equal(dnsReply(aaaa.reply, TEST_DNS_NAME, TEST_DNS_ADDRESS), undefined, "responses are not answered");
+        assert.equal(dnsReply(aaaa.reply, LOCAL_DNS_NAME, LOCAL_DNS_ADDRESS), undefined, "responses are not answered");
     });
 });
 
@@ -219,9 +219,9 @@ s.sendto(bytes.fromhex(sys.argv[2]), (sys.argv[1], 53)); print(s.recv(512).hex()
         const resolv = spawnSync("ip", ["netns", "exec", vm.netns, "cat", "/etc/resolv.conf"], { encoding: "utf8" });
         assert.equal(resolv.stdout, "nameserver 127.0.0.1\n", "ip netns exec shows the namespace's resolv.conf");
         for (const server of ["127.0.0.1", "::1"]) {
-            const a = ask(server, query(TEST_DNS_NAME, 1));
+            const a = ask(server, query(LOCAL_DNS_NAME, 1));
             assert.equal(a[3] & 0x0f, 0);
-            assert.equal([...a.subarray(a.length - 4)].join("."), TEST_DNS_ADDRESS);
+            assert.equal([...a.subarray(a.length - 4)].join("."), LOCAL_DNS_ADDRESS);
             assert.equal(ask(server, query("archlinux.org", 1))[3] & 0x0f, 3, "NXDOMAIN");
         }
     });
@@ -234,7 +234,7 @@ s.sendto(bytes.fromhex(sys.argv[2]), (sys.argv[1], 53)); print(s.recv(512).hex()
         );
         assert.deepEqual(
             log.filter((r) => r.method === "DNS").map((r) => `${r.path} ${r.status}`),
-            [`${TEST_DNS_NAME} 1 0`, "archlinux.org 1 3", `${TEST_DNS_NAME} 1 0`, "archlinux.org 1 3"],
+            [`${LOCAL_DNS_NAME} 1 0`, "archlinux.org 1 3", `${LOCAL_DNS_NAME} 1 0`, "archlinux.org 1 3"],
         );
     });
 });

@@ -7,7 +7,7 @@ Each ADDRESS:PORT gets a listening socket with IP_TTL (IPv4) or IPV6_UNICAST_HOP
 HOP_LIMIT; Linux copies it to every accepted connection (the child socket is cloned from the listener), so
 every packet the server sends on those connections leaves with that TTL / hop limit. The sockets become
 file descriptors 3, 4, ... of COMMAND, with LISTEN_FDS set to their number. This exists because Node.js
-cannot set IP_TTL on a TCP socket; the test metadata service (imds-server.ts) listens on these descriptors
+cannot set IP_TTL on a TCP socket; the metadata service (src/local/imds-server.ts) listens on these descriptors
 to give its responses EC2's default hop limit of 1.
 """
 import fcntl

@@ -1,16 +1,17 @@
-// Runs the test metadata service where the guest expects it, inside the VM's network namespace (vm.ts puts
+// Runs the metadata service where the guest expects it, inside the VM's network namespace (vm.ts puts
 // the addresses on that namespace's loopback; QEMU's user networking reaches them as it reaches any host
 // address):
-// - HTTP on the listening sockets it inherits (LISTEN_FDS, from listen.py: 169.254.169.254:80 and
+// - HTTP on the listening sockets it inherits (LISTEN_FDS, from local/listen.py: 169.254.169.254:80 and
 //   [fd00:ec2::254]:80 with hop limit 1);
 // - SNTP on 169.254.169.123:123 (Amazon Time Sync);
-// - DNS on 127.0.0.1:53 and [::1]:53, answering TEST_DNS_NAME only: the namespace's resolv.conf names
+// - DNS on 127.0.0.1:53 and [::1]:53, answering LOCAL_DNS_NAME only: the namespace's resolv.conf names
 //   127.0.0.1, so QEMU's user-networking DNS address (which forwards to the host's resolver) reaches it.
-// Usage: listen.py 1 169.254.169.254 80 fd00:ec2::254 80 -- node --import tsx imds-server.ts INSTANCE.json
-// REQUEST-LOG.jsonl [--no-time-server] — prints "ready" once everything listens; every request is appended to the log as one
-// JSON line (method "NTP" / "DNS" for those).
+// Usage: listen.py 1 169.254.169.254 80 fd00:ec2::254 80 -- node bin/src/local/imds-server.js INSTANCE.json
+// REQUEST-LOG.jsonl [--no-time-server] (or `node --import tsx src/local/imds-server.ts …` from the sources)
+// — prints "ready" once everything listens; every request is appended to the log as one JSON line
+// (method "NTP" / "DNS" for those).
 import * as fs from "node:fs";
-import { Imds, Instance, RequestRecord, TEST_DNS_ADDRESS, TEST_DNS_NAME, dnsServer, ntpServer } from "./imds";
+import { Imds, Instance, RequestRecord, LOCAL_DNS_ADDRESS, LOCAL_DNS_NAME, dnsServer, ntpServer } from "./imds";
 
 const TIME_SYNC_ADDRESS = "169.254.169.123";
 const FIRST_LISTEN_FD = 3;
@@ -34,8 +35,8 @@ function main(): void {
     for (let fd = FIRST_LISTEN_FD; fd < FIRST_LISTEN_FD + fds; fd++) imds.server(record).listen({ fd }, ready);
     if (timeServer) ntpServer(() => record({ method: "NTP", path: "", status: 0, token: false })).bind(123, TIME_SYNC_ADDRESS, ready);
     const onQuery = (q: { name: string; type: number }, rcode: number) => record({ method: "DNS", path: `${q.name} ${q.type}`, status: rcode, token: false });
-    dnsServer("udp4", TEST_DNS_NAME, TEST_DNS_ADDRESS, onQuery).bind(53, "127.0.0.1", ready);
-    dnsServer("udp6", TEST_DNS_NAME, TEST_DNS_ADDRESS, onQuery).bind(53, "::1", ready);
+    dnsServer("udp4", LOCAL_DNS_NAME, LOCAL_DNS_ADDRESS, onQuery).bind(53, "127.0.0.1", ready);
+    dnsServer("udp6", LOCAL_DNS_NAME, LOCAL_DNS_ADDRESS, onQuery).bind(53, "::1", ready);
 }
 
 main();

@@ -1,27 +1,57 @@
-// One "EC2 instance" for the first-boot tests: a QEMU VM (TCG) in its own network namespace, whose loopback
-// carries 169.254.169.254 and fd00:ec2::254 (the test metadata service, IMDSv2 only), 169.254.169.123
-// (SNTP, standing in for Amazon Time Sync) and, on 127.0.0.1 / ::1, the test DNS server. QEMU's user
-// networking gives the guest DHCP and NATs its connections to those addresses like to any other host
-// address. Its DNS address (announced by DHCP) forwards to the first nameserver of /etc/resolv.conf as the
-// QEMU process sees it (libslirp src/socket.c sotranslate_out4 -> src/slirp.c get_dns_addr_resolv_conf),
-// and `ip netns exec` bind-mounts /etc/netns/<netns>/resolv.conf over /etc/resolv.conf (iproute2
-// lib/namespace.c, netns_switch -> bind_etc): that file names 127.0.0.1, so the guest's DNS queries reach
-// the test DNS server and nothing else. SMBIOS says "Amazon EC2" with an ec2… system UUID and the
-// instance id as chassis asset tag, as a Nitro instance's does, so the image's own cloud-init configuration
-// (datasource_list: [ Ec2, None ]) picks Ec2 with no test file in the image. The guest's port 22 is
+// One "EC2 instance" for `arch-ami boot-local` and the first-boot tests: a QEMU VM (KVM or TCG) in its own
+// network namespace, whose loopback carries 169.254.169.254 and fd00:ec2::254 (the metadata service,
+// IMDSv2 only), 169.254.169.123 (SNTP, standing in for Amazon Time Sync) and, on 127.0.0.1 / ::1, the local
+// DNS server. QEMU's user networking gives the guest DHCP and NATs its connections to those addresses like
+// to any other host address. Its DNS address (announced by DHCP) forwards to the first nameserver of
+// /etc/resolv.conf as the QEMU process sees it (libslirp src/socket.c sotranslate_out4 -> src/slirp.c
+// get_dns_addr_resolv_conf), and `ip netns exec` bind-mounts /etc/netns/<netns>/resolv.conf over
+// /etc/resolv.conf (iproute2 lib/namespace.c, netns_switch -> bind_etc): that file names 127.0.0.1, so the
+// guest's DNS queries reach the local DNS server and nothing else (the guest has no internet: the
+// namespace has no route out). SMBIOS says "Amazon EC2" with an ec2… system UUID and the instance id as
+// chassis asset tag, as a Nitro instance's does, so the image's own cloud-init configuration
+// (datasource_list: [ Ec2, None ]) picks Ec2 with nothing added to the image. The guest's port 22 is
 // forwarded to 127.0.0.1:2222 in the namespace; ssh runs there too. The serial log is kept.
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Bus, Firmware, machineArgs, plain } from "../boot/qemu";
+import { Bus, Firmware, machineArgs, plain } from "./qemu";
 import { Instance, RequestRecord } from "./imds";
 
-const repo = path.resolve(__dirname, "../..");
-const SSH_PORT = 2222;
+/** The guest's SSH port as forwarded inside the namespace (127.0.0.1:GUEST_SSH_PORT there). */
+export const GUEST_SSH_PORT = 2222;
+/** The metadata service's IPv4 endpoint. */
 export const IMDS_IPV4 = "169.254.169.254";
+/** The metadata service's IPv6 endpoint. */
 export const IMDS_IPV6 = "fd00:ec2::254";
 
+/**
+ * A file shipped with the package: `local/<name>` (Python helpers; the compiled JavaScript is in
+ * bin/src/local, the sources in src/local, so the package root is two or three folders up).
+ */
+export function packageFile(name: string): string {
+    let dir = __dirname;
+    for (let i = 0; i < 4; i++) {
+        const candidate = path.join(dir, "local", name);
+        if (fs.existsSync(candidate)) return candidate;
+        dir = path.dirname(dir);
+    }
+    throw new Error(`arch-ami: local/${name} not found above ${__dirname}; the package is incomplete`);
+}
+
+/**
+ * The command that runs the metadata service (imds-server): the compiled JavaScript next to this file, or
+ * the TypeScript source under tsx when this runs from the sources (tests, `node --import tsx`).
+ */
+function imdsServerCommand(): { command: string[]; cwd: string } {
+    if (__filename.endsWith(".ts")) {
+        // tsx is resolved from the working folder: the repository's.
+        return { command: [process.execPath, "--import", "tsx", path.join(__dirname, "imds-server.ts")], cwd: path.resolve(__dirname, "../..") };
+    }
+    return { command: [process.execPath, path.join(__dirname, "imds-server.js")], cwd: __dirname };
+}
+
+/** One VM. */
 export interface VmOptions {
     /** Short name: netns, log file names. */
     name: string;
@@ -37,8 +67,14 @@ export interface VmOptions {
     requestLog: string;
     /** false: no time server at 169.254.169.123 (the address is not there, nothing answers). Default true. */
     timeServer?: boolean;
+    /**
+     * QEMU and the metadata service in their own process group: a Ctrl-C at the terminal reaches only the
+     * caller, which then tears them down (boot-local). Default false (they go with the caller's group).
+     */
+    ownProcessGroup?: boolean;
 }
 
+/** What one ssh run gave. */
 export interface SshResult {
     status: number | null;
     stdout: string;
@@ -50,7 +86,9 @@ function run(cmd: string, args: string[]): void {
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: exit ${r.status}: ${r.stderr}`);
 }
 
+/** A VM in its own network namespace with the metadata service (setUp, start, ssh, tearDown). */
 export class Vm {
+    /** The network namespace's name (arch-ami-<name>-<pid>). */
     readonly netns: string;
     private qemu?: ChildProcess;
     private imds?: ChildProcess;
@@ -82,11 +120,13 @@ export class Vm {
         fs.rmSync(this.o.requestLog, { force: true });
         fs.writeFileSync(this.o.requestLog, "");
         fs.rmSync(this.o.serialLog, { force: true });
-        const server = [process.execPath, "--import", "tsx", path.join(__dirname, "imds-server.ts"), config, this.o.requestLog, ...(timeServer ? [] : ["--no-time-server"])];
-        const listen = ["python3", path.join(__dirname, "listen.py"), "1", IMDS_IPV4, "80", IMDS_IPV6, "80", "--"];
+        const { command, cwd } = imdsServerCommand();
+        const server = [...command, config, this.o.requestLog, ...(timeServer ? [] : ["--no-time-server"])];
+        const listen = ["python3", packageFile("listen.py"), "1", IMDS_IPV4, "80", IMDS_IPV6, "80", "--"];
         const imds = spawn("ip", ["netns", "exec", this.netns, ...listen, ...server], {
-            cwd: repo,
+            cwd,
             stdio: ["ignore", "pipe", "inherit"],
+            detached: this.o.ownProcessGroup ?? false,
         });
         this.imds = imds;
         await new Promise<void>((resolve, reject) => {
@@ -108,10 +148,10 @@ export class Vm {
             ...machineArgs({ firmware: this.o.firmware, bus: this.o.bus, disk: this.o.disk, work: this.work, serialFile: serialTmp, memoryMiB: 2048, reboot: true }),
             "-smbios", `type=1,manufacturer=Amazon EC2,product=${i.instanceType},version=1.0,serial=${i.instanceId.replace("i-", "ec2")},uuid=${this.uuid()}`,
             "-smbios", `type=3,manufacturer=Amazon EC2,asset=${i.instanceId}`,
-            "-nic", `user,model=virtio-net-pci,mac=${i.mac},net=${this.o.net},host=${a}.${b}.${c}.2,dns=${a}.${b}.${c}.3,dhcpstart=${a}.${b}.${c}.15,hostfwd=tcp:127.0.0.1:${SSH_PORT}-:22`,
+            "-nic", `user,model=virtio-net-pci,mac=${i.mac},net=${this.o.net},host=${a}.${b}.${c}.2,dns=${a}.${b}.${c}.3,dhcpstart=${a}.${b}.${c}.15,hostfwd=tcp:127.0.0.1:${GUEST_SSH_PORT}-:22`,
         ];
         this.startedAt = Date.now();
-        const qemu = spawn("ip", ["netns", "exec", this.netns, "qemu-system-x86_64", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+        const qemu = spawn("ip", ["netns", "exec", this.netns, "qemu-system-x86_64", ...args], { stdio: ["ignore", "ignore", "pipe"], detached: this.o.ownProcessGroup ?? false });
         let stderr = "";
         qemu.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
         this.qemu = qemu;
@@ -128,6 +168,16 @@ export class Vm {
 
     private serialTmp = "";
 
+    /** The file QEMU writes the current power cycle's serial console to (appended to serialLog when it exits). */
+    get serialFile(): string {
+        return this.serialTmp;
+    }
+
+    /** Resolves with QEMU's exit code when the current power cycle ends (a power-off, a crash, a kill). */
+    get exited(): Promise<number | null> {
+        return this.qemuExit ?? Promise.resolve(null);
+    }
+
     /** The serial console output of the current power cycle so far. */
     serial(): string {
         return fs.existsSync(this.serialTmp) ? plain(fs.readFileSync(this.serialTmp, "utf8")) : "";
@@ -139,14 +189,15 @@ export class Vm {
         return `ec2${hex.slice(0, 5)}-${hex.slice(5, 9)}-${hex.slice(9, 13)}-${hex.slice(13, 17)}-0123456789ab`;
     }
 
+    /** Whether QEMU runs. */
     get running(): boolean {
         return this.qemu !== undefined && this.qemu.exitCode === null && this.qemu.signalCode === null;
     }
 
-    /** Runs ssh (in the namespace) to the guest. */
-    ssh(command: string, opts: { user?: string; key?: string; extra?: string[]; timeoutSeconds?: number } = {}): Promise<SshResult> {
+    /** Runs ssh (in the namespace) to the guest; `onOutput` sees its output as it comes (stdout and stderr). */
+    ssh(command: string, opts: { user?: string; key?: string; extra?: string[]; timeoutSeconds?: number; onOutput?: (stream: "stdout" | "stderr", data: Buffer) => void } = {}): Promise<SshResult> {
         const args = [
-            "netns", "exec", this.netns, "ssh", "-F", "/dev/null", "-p", String(SSH_PORT),
+            "netns", "exec", this.netns, "ssh", "-F", "/dev/null", "-p", String(GUEST_SSH_PORT),
             "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", `UserKnownHostsFile=${path.join(this.work, "known_hosts")}`,
             "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=6",
             ...(opts.key ? ["-i", opts.key] : []),
@@ -157,8 +208,14 @@ export class Vm {
             const p = spawn("ip", args, { stdio: ["ignore", "pipe", "pipe"] });
             let stdout = "";
             let stderr = "";
-            p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-            p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+            p.stdout.on("data", (d: Buffer) => {
+                stdout += d.toString();
+                opts.onOutput?.("stdout", d);
+            });
+            p.stderr.on("data", (d: Buffer) => {
+                stderr += d.toString();
+                opts.onOutput?.("stderr", d);
+            });
             const timer = setTimeout(() => p.kill("SIGKILL"), (opts.timeoutSeconds ?? 120) * 1000);
             p.on("exit", (status) => {
                 clearTimeout(timer);
@@ -169,7 +226,7 @@ export class Vm {
 
     /** The host keys the guest's sshd offers, as "type base64" lines, sorted. */
     hostKeys(): string[] {
-        const r = spawnSync("ip", ["netns", "exec", this.netns, "ssh-keyscan", "-p", String(SSH_PORT), "-T", "20", "127.0.0.1"], { encoding: "utf8" });
+        const r = spawnSync("ip", ["netns", "exec", this.netns, "ssh-keyscan", "-p", String(GUEST_SSH_PORT), "-T", "20", "127.0.0.1"], { encoding: "utf8" });
         return r.stdout
             .split("\n")
             .filter((l) => l && !l.startsWith("#"))
@@ -193,6 +250,28 @@ export class Vm {
         }
     }
 
+    /**
+     * Polls until the guest's sshd answers (ssh-keyscan gets a host key: cloud-init has written the
+     * authorized keys by then, its network stage runs before sshd) without logging in, for a key this
+     * process cannot use (the user's, perhaps with a passphrase); returns seconds since QEMU started.
+     * Throws (with the serial console's tail) when QEMU exits or the timeout passes.
+     */
+    async waitForSshd(timeoutSeconds: number): Promise<number> {
+        const deadline = this.startedAt + timeoutSeconds * 1000;
+        for (;;) {
+            if (!this.running) throw new Error(`the VM stopped before SSH answered; serial:\n${this.serial().slice(-4000)}`);
+            const keys = await new Promise<string>((resolve) => {
+                const p = spawn("ip", ["netns", "exec", this.netns, "ssh-keyscan", "-p", String(GUEST_SSH_PORT), "-T", "10", "127.0.0.1"], { stdio: ["ignore", "pipe", "ignore"] });
+                let out = "";
+                p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+                p.on("exit", () => resolve(out));
+            });
+            if (/^\S+ (ssh|ecdsa)-/m.test(keys)) return (Date.now() - this.startedAt) / 1000;
+            if (Date.now() > deadline) throw new Error(`no SSH server answered within ${timeoutSeconds}s; serial:\n${this.serial().slice(-4000)}`);
+            await new Promise((res) => setTimeout(res, 2000));
+        }
+    }
+
     /** Waits for QEMU to exit (after a poweroff), killing it after the timeout. */
     async waitForExit(timeoutSeconds: number): Promise<number | null> {
         const timer = setTimeout(() => this.qemu?.kill("SIGKILL"), timeoutSeconds * 1000);
@@ -201,6 +280,7 @@ export class Vm {
         return code ?? null;
     }
 
+    /** The metadata service's requests so far (its request log). */
     requests(): RequestRecord[] {
         return fs
             .readFileSync(this.o.requestLog, "utf8")

@@ -1,12 +1,13 @@
-// A small EC2 instance metadata service for the first-boot tests: IMDSv2 only (PUT a token, then every GET
+// A small EC2 instance metadata service for `arch-ami boot-local` and the first-boot tests: IMDSv2 only (PUT a token, then every GET
 // carries it; a GET without a valid token gets 401, as on an instance whose AMI sets imdsSupport v2.0),
 // serving what cloud-init's Ec2 datasource reads (meta-data tree, public key, network interfaces by MAC,
 // the instance identity document, optional user data). Plus an SNTP responder standing in for the Amazon
 // Time Sync Service, so timesyncd (and time-sync.target, which pacman-init waits for) can synchronize, and
-// a DNS server that knows one name (TEST_DNS_NAME), so that first boot resolves a name through a real DNS
-// server. No dependency beyond Node's standard library. Every request is logged for the tests to inspect.
+// a DNS server that knows one name (LOCAL_DNS_NAME), so that first boot resolves a name through a real DNS
+// server (the local instance has no internet). No dependency beyond Node's standard library. Every request
+// is logged for the tests to inspect.
 //
-// EC2's documented behaviour that this service reproduces (imds.test.ts checks each):
+// EC2's documented behaviour that this service reproduces (test/firstboot/imds.test.ts checks each):
 // - IMDSv2 only ("required"): PUT /latest/api/token with X-aws-ec2-metadata-token-ttl-seconds (1–21600)
 //   gets a token; a GET without a valid token gets 401; an invalid PUT 400 (How Instance Metadata Service
 //   Version 2 works, https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-v2-how-it-works.html;
@@ -19,7 +20,7 @@
 //   Service", 2019-11-19).
 // - The token response's hop limit: HttpPutResponseHopLimit "Default: 1" (EC2 API Reference,
 //   InstanceMetadataOptionsRequest). The listening sockets get IP_TTL / IPV6_UNICAST_HOPS 1 from
-//   listen.py (Node cannot set IP_TTL on a TCP socket), so here every response of the service leaves with
+//   local/listen.py (Node cannot set IP_TTL on a TCP socket), so here every response of the service leaves with
 //   TTL 1, the token PUT's among them.
 // - Two endpoints: 169.254.169.254 and [fd00:ec2::254] (Configure the Instance Metadata Service options,
 //   https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-options.html).
@@ -27,6 +28,7 @@ import * as dgram from "node:dgram";
 import * as http from "node:http";
 import { randomBytes } from "node:crypto";
 
+/** What the metadata service says about the instance. */
 export interface Instance {
     instanceId: string;
     instanceType: string;
@@ -45,6 +47,7 @@ export interface Instance {
     userData?: string;
 }
 
+/** One request as the service logs it. */
 export interface RequestRecord {
     method: string;
     path: string;
@@ -63,6 +66,7 @@ export function localHostname(i: Instance): string {
 
 type Tree = { [name: string]: string | Tree };
 
+/** The meta-data tree of `i` (/latest/meta-data/…). */
 export function metadataTree(i: Instance): Tree {
     const host = localHostname(i);
     const publicHost = `ec2-${i.publicIpv4.replace(/\./g, "-")}.compute-1.amazonaws.com`;
@@ -116,6 +120,7 @@ export function metadataTree(i: Instance): Tree {
     };
 }
 
+/** The instance identity document (/latest/dynamic/instance-identity/document). */
 export function identityDocument(i: Instance): string {
     return JSON.stringify(
         {
@@ -170,6 +175,7 @@ export class Imds {
         this.tree = metadataTree(instance);
     }
 
+    /** The answer to one request. */
     handle(method: string, url: string, headers: http.IncomingHttpHeaders): { status: number; body: string; headers?: Record<string, string> } {
         const path = url.split("?")[0];
         const parts = path.split("/").filter((p) => p !== "");
@@ -258,6 +264,7 @@ export function ntpReply(request: Buffer, now = Date.now()): Buffer | undefined 
     return reply;
 }
 
+/** A UDP socket answering SNTP requests with ntpReply() (bind it to port 123); onRequest sees each. */
 export function ntpServer(onRequest?: () => void): dgram.Socket {
     const sock = dgram.createSocket({ type: "udp4", reuseAddr: true });
     sock.on("message", (msg, rinfo) => {
@@ -269,10 +276,12 @@ export function ntpServer(onRequest?: () => void): dgram.Socket {
     return sock;
 }
 
-/** The one name the test DNS server knows, and its address (TEST-NET-1, RFC 5737). */
-export const TEST_DNS_NAME = "arch-ami-test.example";
-export const TEST_DNS_ADDRESS = "192.0.2.53";
+/** The one name the local DNS server knows (RFC 2606 .example: it means nothing elsewhere). */
+export const LOCAL_DNS_NAME = "arch-ami-local.example";
+/** The address LOCAL_DNS_NAME resolves to (TEST-NET-1, RFC 5737). */
+export const LOCAL_DNS_ADDRESS = "192.0.2.53";
 
+/** The question of a DNS query. */
 export interface DnsQuestion {
     id: number;
     /** Lower-case, without the trailing dot. */
