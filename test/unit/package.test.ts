@@ -35,7 +35,7 @@ describe("package from a git checkout and from npm pack", { timeout: 600_000 }, 
 
     it("the packed tarball carries the built entry, provision/ and what schema inference reads", () => {
         const files = execFileSync("tar", ["tzf", tgz], { encoding: "utf8" }).split("\n").filter(Boolean).map((f) => f.replace(/^package\//, ""));
-        for (const f of ["package.json", "PulumiPlugin.yaml", "tsconfig.json", "src/index.ts", "src/archAmi.ts", "src/args.ts", "src/build/archAmiBuild.ts", "bin/src/index.js", "bin/src/index.d.ts", "provision/provision.sh", "provision/build-tarball.sh", "bin/src/local/cli.js", "bin/src/local/imds-server.js", "local/listen.py", "local/relay.py"]) {
+        for (const f of ["package.json", "PulumiPlugin.yaml", "tsconfig.json", "src/index.ts", "src/archAmi.ts", "src/args.ts", "src/build/archAmiBuild.ts", "bin/src/index.js", "bin/src/index.d.ts", "provision/provision.sh", "provision/build-tarball.sh", "bin/src/local/cli.js", "bin/src/local/imds-server.js", "local/listen.py", "local/relay.py", "local/build-surrogate.sh", "local/surrogate-run", "local/lib.sh"]) {
             assert.ok(files.includes(f), `${f} is packed`);
         }
         assert.ok(!files.some((f) => f.startsWith("test/") || f.startsWith("node_modules/")), "no tests or dependencies packed");
@@ -50,6 +50,11 @@ describe("package from a git checkout and from npm pack", { timeout: 600_000 }, 
         assert.ok(fs.existsSync(path.join(installed, "bin/src/index.js")));
         // The built code finds provision/ from its own location inside node_modules.
         assert.equal(node(`process.stdout.write(require(${JSON.stringify(path.join(installed, "bin/src/render.js"))}).provisionDir())`, app), path.join(installed, "provision"));
+        // The command line is linked as a bin; build-local finds its scripts (local/) from the installed copy.
+        const help = execFileSync(path.join(app, "node_modules/.bin/arch-ami"), ["--help"], { cwd: app, encoding: "utf8" });
+        assert.match(help, /build-local/);
+        assert.match(help, /boot-local/);
+        assert.equal(node(`process.stdout.write(require(${JSON.stringify(path.join(installed, "bin/src/local/build.js"))}).localAssetsDir())`, app), path.join(installed, "local"));
         // boot-local finds its Python helpers (local/) from the compiled code's location too.
         assert.equal(node(`process.stdout.write(require(${JSON.stringify(path.join(installed, "bin/src/local/vm.js"))}).packageFile("relay.py"))`, app), path.join(installed, "local/relay.py"));
         // What cmd/run-plugin does: require the package, find its components, host them with dirname = package.
