@@ -408,9 +408,9 @@ async function verify(c: Component, vm: Vm, key: KeyChoice, user: string, record
         say(
             r.status === 255
                 ? `the SSH session failed (exit 255): ${r.stderr.trim().split("\n").pop() ?? ""}`
-                : `verification failed (verify.sh exit ${r.status ?? "none: killed after " + VERIFY_TIMEOUT + " s"}); the instance is removed`,
+                : `verification failed (verify.sh exit ${r.status === null ? `none: killed after ${VERIFY_TIMEOUT} s` : r.status}); the instance is removed`,
         );
-        return r.status ?? 1;
+        return r.status === null ? 1 : r.status;
     }
     // As on AWS, a passed check powers the instance off a few seconds later.
     const exit = await interrupt.race(Promise.race([vm.exited, new Promise<"timeout">((res) => setTimeout(() => res("timeout"), POWER_OFF_TIMEOUT * 1000).unref())]));

@@ -119,7 +119,10 @@ describe("provisioned image", { skip }, () => {
             assert.match(last, /step times:/);
         });
         it("found the target by the NVMe serial = volume id without the dash", () => {
-            assert.match(t.log, /target disk: \/dev\/nvme0n1 .*volume vol-0a1b2c3d4e5f67890/);
+            // The btrfs run's target disk was given the volume id vol-0a1b2c3d4e5f67890 (buildTestImage.ts); build-local
+            // gives the customized run's a random one, which its log names too.
+            assert.match(runLog(r, "provision"), /target disk: \/dev\/nvme0n1 .*volume vol-0a1b2c3d4e5f67890/);
+            assert.match(runLog(t, "provision"), /target disk: \/dev\/nvme0n1 .*volume vol-[0-9a-f]{17}\)/);
         });
     });
 
@@ -282,7 +285,7 @@ describe("provisioned image, btrfs variant", { skip }, () => {
         assert.equal(exitOf(t, "provision"), 0);
         assert.equal(exitOf(t, "builder-clean"), 0);
         assert.match(t.log, /^filesystem\s+btrfs$/m);
-        const steps = [...t.log.matchAll(/==> \[(\d+)\/(\d+)\] (.+) \(\+\d+s\)$/gm)].map((m) => `${m[1]}/${m[2]} ${m[3]}`);
+        const steps = [...runLog(t, "provision").matchAll(/==> \[(\d+)\/(\d+)\] (.+) \(\+\d+s\)$/gm)].map((m) => `${m[1]}/${m[2]} ${m[3]}`);
         assert.deepEqual(steps, ["1/9 check inputs", "2/9 find target disk", "3/9 partition", "4/9 filesystems", "5/9 bootstrap environment", "6/9 pacstrap", "7/9 configure", "8/9 clean", "9/9 unmount and verify"]);
     });
     it("pins the explicit hostname: /etc/hostname, kept by cloud-init (preserve_hostname: true)", () => {
