@@ -15,6 +15,7 @@ import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { DEFAULTS } from "../argSpec";
 import { Bus, Firmware, machineArgs, plain } from "./qemu";
 import { Instance, RequestRecord } from "./imds";
 
@@ -202,7 +203,7 @@ export class Vm {
             "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=6",
             ...(opts.key ? ["-i", opts.key] : []),
             ...(opts.extra ?? []),
-            `${opts.user ?? "arch"}@127.0.0.1`, command,
+            `${opts.user ?? DEFAULTS.defaultUser}@127.0.0.1`, command,
         ];
         return new Promise((resolve) => {
             const p = spawn("ip", args, { stdio: ["ignore", "pipe", "pipe"] });
