@@ -27,12 +27,16 @@ function isDate(v: string): boolean {
     if (!m) {
         return false;
     }
-    const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
-    return d.getUTCFullYear() === +m[1] && d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3];
+    // A real calendar day: the date written back is the one given (2026.02.30 comes back as 2026-03-02).
+    const d = new Date(0);
+    d.setUTCFullYear(+m[1], +m[2] - 1, +m[3]);
+    return d.toISOString().slice(0, 10) === `${m[1]}-${m[2]}-${m[3]}`;
 }
 
+/** A zone name of the tz database (ICU knows it) made only of the characters zone names use, so that
+ * /usr/share/zoneinfo/<zone> stays inside that folder: no "." at all, hence no ".." segment. */
 function isTimezone(tz: string): boolean {
-    if (!TIMEZONE.test(tz) || tz.split("/").some((p) => p === "." || p === "..")) {
+    if (!TIMEZONE.test(tz)) {
         return false;
     }
     try {
