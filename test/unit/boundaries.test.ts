@@ -1,4 +1,4 @@
-// The edges of each rule on the image's arguments: the last value accepted and the first refused, and the
+// The edges of each rule on the image's and the registration's arguments: the last value accepted and the first refused, and the
 // anchors of each pattern (junk before or after a valid value). Expectations are written from the README's
 // argument tables and the formats the arguments end up in, not from the code.
 import { describe, it } from "node:test";
@@ -102,5 +102,27 @@ describe("image arguments at their edges", () => {
         accepted({ bootstrapSha256: "A".repeat(64) });
         refused({ bootstrapSha256: `x${"a".repeat(64)}` }, "bootstrapSha256", /64 hexadecimal digits/);
         refused({ bootstrapSha256: `${"a".repeat(64)}x` }, "bootstrapSha256", /64 hexadecimal digits/);
+    });
+});
+
+describe("registration arguments at their edges", () => {
+    it("name: 115 characters are accepted (128, EC2's AMI name limit, less '-' and the 12-character suffix), 116 are not", () => {
+        accepted({ name: "n".repeat(115) });
+        refused({ name: "n".repeat(116) }, "name", /3 to 115 characters/);
+        accepted({ name: "abc" });
+    });
+
+    it("tpmSupport must be a boolean; true needs UEFI", () => {
+        refused({ tpmSupport: "yes" }, "tpmSupport", /false, or true only with bootMode "uefi" or "uefi-preferred"/);
+        refused({ tpmSupport: 1 }, "tpmSupport", /false, or true/);
+        accepted({ tpmSupport: true, bootMode: "uefi" });
+        accepted({ tpmSupport: false, bootMode: "legacy-bios" });
+    });
+
+    it("description: 255 characters are accepted, 256 are not; the default names the kernel and the filesystem", () => {
+        accepted({ description: "d".repeat(255) });
+        refused({ description: "d".repeat(256) }, "description", /at most 255 characters/);
+        assert.equal(resolve({}).description, "Arch Linux (linux, ext4) built by arch-ami");
+        assert.equal(resolve({ kernel: "linux-lts", filesystem: "btrfs" }).description, "Arch Linux (linux-lts, btrfs) built by arch-ami");
     });
 });

@@ -25,8 +25,10 @@ function tree(files: Record<string, string>): string {
 }
 
 // A provision/ folder: a nested file, the two files that are not part of a build, names whose order differs
-// between insertion and sorting.
+// between insertion and sorting. Node lists a folder sorted by name already (libuv's scandir sorts), but a walk
+// that descends into lib/ as it meets it puts lib/disk.sh before lib-extra.sh, which sorts first ("-" < "/").
 const scripts = tree({
+    "lib-extra.sh": "extra\n",
     "provision.sh": "#!/bin/bash\necho provision\n",
     "lib/disk.sh": "disk\n",
     "a-first.sh": "first\n",
@@ -74,6 +76,7 @@ describe("build identity, recomputed from its definition", () => {
 
     const scriptsMap = {
         "a-first.sh": sha("first\n"),
+        "lib-extra.sh": sha("extra\n"),
         "lib/disk.sh": sha("disk\n"),
         "provision.sh": sha("#!/bin/bash\necho provision\n"),
     };

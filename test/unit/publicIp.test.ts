@@ -28,6 +28,15 @@ describe("SSH ingress detection", () => {
         assert.deepEqual(ingress[0].cidrBlocks, ["198.51.100.23/32"]);
     });
 
+    it("takes a JavaScript caller's missing arguments as none (defaults and the detected address)", async () => {
+        process.env.ARCH_AMI_PUBLIC_IP_URL = await serve("198.51.100.24\n");
+        const { ArchAmi } = await import("../../src");
+        new (ArchAmi as unknown as new (name: string) => unknown)("noargs");
+        await settle();
+        const ingress = byName("noargs-sg").inputs.ingress as { cidrBlocks: string[] }[];
+        assert.deepEqual(ingress[0].cidrBlocks, ["198.51.100.24/32"]);
+    });
+
     it("asks for sshIngressCidrs when the answer is not an IPv4 address", async () => {
         process.env.ARCH_AMI_PUBLIC_IP_URL = await serve("<html>captive portal</html>");
         const { ArchAmi } = await import("../../src");
@@ -39,6 +48,8 @@ describe("SSH ingress detection", () => {
         const { ArchAmi } = await import("../../src");
         assert.throws(() => new ArchAmi("offline", {}), (e: Error) => {
             assert.match(e.message, /sshIngressCidrs/);
+            // The CLI shows a ResourceError with hideStack as its message alone (@pulumi/pulumi errors.ts).
+            assert.equal((e as { hideStack?: boolean }).hideStack, true, "shown without a stack trace");
             assert.match(e.message, /203\.0\.113\.7\/32/);
             assert.doesNotMatch(e.message, /0\.0\.0\.0\/0/);
             return true;

@@ -29,6 +29,7 @@ async function resolved(o: Record<string, unknown>): Promise<Record<string, unkn
 describe("component wiring", () => {
     let arch: Record<string, unknown>;
     let image: Record<string, unknown>;
+    let build: Record<string, unknown>;
     let reg: string;
     let hash: string;
     before(async () => {
@@ -40,6 +41,7 @@ describe("component wiring", () => {
         reg = registered.find((r) => r.type === "arch-ami:index:ArchAmiImage")!.name;
         arch = await resolved(outputsOf.get("arch-ami:index:ArchAmi")!);
         image = await resolved(outputsOf.get("arch-ami:index:ArchAmiImage")!);
+        build = await resolved(outputsOf.get("arch-ami:index:ArchAmiBuild")!);
     });
 
     it("ArchAmi registers its six outputs, with the values of its properties", () => {
@@ -53,6 +55,18 @@ describe("component wiring", () => {
             buildHash: hash,
         });
         assert.equal(build, `wire-${hash.slice(0, 12)}`);
+    });
+
+    it("ArchAmiBuild registers snapshotId, builderInstanceId and bootstrapDate", () => {
+        const b = registered.find((r) => r.type === "arch-ami:index:ArchAmiBuild")!.name;
+        assert.deepEqual(build, { snapshotId: `${b}-snapshot-id`, builderInstanceId: `${b}-builder-id`, bootstrapDate: "2026.11.01" });
+    });
+
+    it("the root snapshot says which build it is: description and Name tag, plus the user's tags", () => {
+        const b = registered.find((r) => r.type === "arch-ami:index:ArchAmiBuild")!.name;
+        const snap = registered.find((r) => r.name === `${b}-snapshot`)!;
+        assert.equal(snap.inputs.description, `arch-ami build ${hash} root`);
+        assert.deepEqual(snap.inputs.tags, { team: "platform", "arch-ami:build-hash": hash, Name: `${b}-snapshot` });
     });
 
     it("ArchAmiImage registers amiId, amiIds and amiName", () => {
