@@ -96,7 +96,7 @@ describe("customization arguments: bad input", () => {
                     return true;
                 },
             );
-            await settle(20);
+            await settle();
             assert.equal(registered.length, before, "no resource registered");
         });
     }

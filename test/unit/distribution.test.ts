@@ -279,7 +279,7 @@ describe("distribution validation", () => {
                     return true;
                 },
             );
-            await settle(50);
+            await settle();
             assert.equal(registered.length, n);
         });
     }

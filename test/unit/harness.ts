@@ -279,12 +279,20 @@ export function unwrapSecret(v: unknown): [unknown, boolean] {
     return [v, false];
 }
 
-/** Waits until the mock has seen no new registration for a while (all applies have settled). */
-export async function settle(ms = 300): Promise<void> {
+/**
+ * Waits until every resource the program will register has been registered and answered: the SDK's queue
+ * of outstanding calls to the (mock) monitor is drained (@pulumi/pulumi runtime/settings.ts waitForRPCs,
+ * what `disconnect` awaits; every registerResource and invoke holds it through rpcKeepAlive), then a quiet
+ * pause of `quietMs` lets applies that were waiting on those answers register what they create; repeated
+ * until a pause registers nothing new.
+ */
+export async function settle(quietMs = 20): Promise<void> {
+    const runtime = pulumi.runtime as unknown as { waitForRPCs(): Promise<void> };
     let n = -1;
     while (n !== registered.length) {
         n = registered.length;
-        await new Promise((r) => setTimeout(r, ms));
+        await runtime.waitForRPCs();
+        await new Promise((r) => setTimeout(r, quietMs));
     }
 }
 

@@ -26,7 +26,7 @@ describe("build-local's uploads are the component's", () => {
     it("every file the component's CopyToRemotes put on a fresh builder, at the same path with the same bytes, and nothing else", async () => {
         const { ArchAmi } = await import("../../src");
         new ArchAmi("arch", { sshIngressCidrs: ["127.0.0.1/32"], localPackages: [pkg] });
-        await settle(100);
+        await settle();
         const uploads = registered.filter((r) => r.type === "command:remote:CopyToRemote");
         assert.equal(uploads.length, 3, "tarball, scripts, one package");
         const builder = freshBuilder("/home/admin");

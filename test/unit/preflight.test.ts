@@ -67,7 +67,7 @@ describe("preflight refusals: before anything is created", () => {
             assert.match(e.message, new RegExp(`ArchAmi "${n}": argument "${arg.replace(/[[\].]/g, "\\$&")}" cannot work in this account: `));
             assert.match(e.message, message);
             assert.match(e.message, /\(nothing was created\)\.$/);
-            await settle(100);
+            await settle();
             const created = registered.slice(before).filter((r) => !COMPONENTS.includes(r.type));
             assert.deepEqual(created.map((r) => `${r.type} ${r.name}`), [], "nothing but component resources is registered");
             assert.ok(registered.slice(before).some((r) => r.type === "arch-ami:index:ArchAmi"), "the component itself was constructed");
@@ -82,7 +82,7 @@ async function run(n: string, mocks: MockOptions, args: ArchAmiArgs) {
     const { ArchAmi } = await import("../../src");
     const arch = new ArchAmi(n, { ...BASE_ARGS, ...args });
     const amiIds = await value(arch.amiIds);
-    await settle(100);
+    await settle();
     const mine = registered.filter((r) => r.name.startsWith(`${n}-`));
     const one = (re: RegExp) => {
         const found = mine.filter((r) => re.test(r.name));

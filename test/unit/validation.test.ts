@@ -74,7 +74,7 @@ describe("argument validation", () => {
                     return true;
                 },
             );
-            await settle(50);
+            await settle();
             assert.equal(registered.length, before, "no resource registered");
         });
     }
