@@ -48,7 +48,9 @@ function isUtcTime(v: string): boolean {
         return false;
     }
     const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
-    return d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3] && +m[4] < 24 && +m[5] < 60 && +m[6] < 60;
+    // An hour of 24 or more rolls into a later day, which the date test refuses; a 60th minute or second at
+    // 23:59 would too, but not at another hour.
+    return d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3] && +m[5] < 60 && +m[6] < 60;
 }
 
 const isPublicRequested = (args: ArchAmiArgs) => (args.sharing as { public?: unknown } | undefined)?.public === true;
@@ -94,7 +96,7 @@ export function resolveDistribution(r: string, args: ArchAmiArgs, encryption: En
     const shared = accountIds.length + organizationArns.length + organizationalUnitArns.length > 0;
     regions.forEach((c, i) =>
         check(r, `regions[${i}].kmsKeyId`, c.kmsKeyId, {
-            ok: !(shared && (encryption.enabled || c.kmsKeyId !== "") && c.kmsKeyId === ""),
+            ok: !(shared && encryption.enabled && c.kmsKeyId === ""),
             expected: `a customer managed key in ${c.region}: the copy of an encrypted AMI is encrypted, with that region's aws/ebs key unless one is given, and that key cannot be shared`,
         }),
     );

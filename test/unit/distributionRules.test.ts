@@ -31,6 +31,17 @@ const fromNow = (ms: number) => new Date(Date.now() + ms).toISOString().replace(
 const HOUR = 3600 * 1000;
 const YEAR = 365 * 24 * HOUR;
 
+/** Runs `f` with Date.now() held at `t`. */
+function withClock<T>(t: number, f: () => T): T {
+    const real = Date.now;
+    Date.now = () => t;
+    try {
+        return f();
+    } finally {
+        Date.now = real;
+    }
+}
+
 function withAwsRegion<T>(region: string | undefined, f: () => T): T {
     const saved = { AWS_REGION: process.env.AWS_REGION, AWS_DEFAULT_REGION: process.env.AWS_DEFAULT_REGION };
     delete process.env.AWS_REGION;
@@ -130,16 +141,30 @@ describe("sharing an encrypted image needs customer managed keys in every region
 });
 
 describe("deprecation time, at EC2's limits", () => {
-    it("a real UTC date-time with seconds; no 60th minute or second, no 31st of a 30-day month", () => {
+    it("a real UTC date-time with seconds; no 24th hour, no 60th minute or second, no 31st of a 30-day month", () => {
         const year = new Date(Date.now() + YEAR).getUTCFullYear();
         assert.equal(resolve({ deprecationTime: `${year}-06-30T23:59:59Z` }).distribution.deprecationTime, `${year}-06-30T23:59:59Z`);
-        for (const bad of [`${year}-06-30T10:60:00Z`, `${year}-06-30T10:00:60Z`, `${year}-06-31T10:00:00Z`, `${year}-13-01T10:00:00Z`, `x${year}-06-30T10:00:00Z`, `${year}-06-30T10:00:00Zx`]) {
+        // The first second of a month, past midnight: a seconds field read with the wrong sign lands in the month before.
+        assert.equal(resolve({ deprecationTime: `${year}-07-01T00:00:30Z` }).distribution.deprecationTime, `${year}-07-01T00:00:30Z`);
+        for (const bad of [`${year}-06-10T24:00:00Z`, `${year}-06-10T99:00:00Z`, `${year}-06-30T10:60:00Z`, `${year}-06-30T10:00:60Z`, `${year}-06-31T10:00:00Z`, `${year}-13-01T10:00:00Z`, `x${year}-06-30T10:00:00Z`, `${year}-06-30T10:00:00Zx`]) {
             refused({ deprecationTime: bad }, "deprecationTime", /an RFC 3339 UTC time with seconds/);
         }
     });
     it("at least an hour from now", () => {
         refused({ deprecationTime: fromNow(HOUR - 5 * 60 * 1000) }, "deprecationTime", /at least an hour from now and at most 10 years ahead;/);
         assert.ok(resolve({ deprecationTime: fromNow(HOUR + 5 * 60 * 1000) }));
+    });
+    it("exactly an hour from now is too soon, a second later is not; exactly 10 years ahead is too far", () => {
+        // EC2's rule is strict at both ends here (more than an hour ahead, less than the limit): the clock is
+        // held at a whole second so the given time is the limit to the millisecond.
+        const now = Math.floor(Date.now() / 1000) * 1000 + 7 * 24 * HOUR;
+        const iso = (t: number) => new Date(t).toISOString().replace(/\.000Z$/, "Z");
+        withClock(now, () => {
+            refused({ deprecationTime: iso(now + HOUR) }, "deprecationTime", /at least an hour from now/);
+            assert.equal(resolve({ deprecationTime: iso(now + HOUR + 1000) }).distribution.deprecationTime, iso(now + HOUR + 1000));
+            refused({ deprecationTime: iso(now + 10 * YEAR) }, "deprecationTime", /at most 10 years ahead/);
+            assert.equal(resolve({ deprecationTime: iso(now + 10 * YEAR - 1000) }).distribution.deprecationTime, iso(now + 10 * YEAR - 1000));
+        });
     });
     it("at most 10 years ahead, 2 for a public image", () => {
         assert.ok(resolve({ deprecationTime: fromNow(10 * YEAR - 24 * HOUR) }));
@@ -164,6 +189,8 @@ describe("SSM parameter name, at SSM's limits", () => {
         for (const bad of ["ssm-images", "/SSM/images", "AWS", "/Aws/x"]) refused({ ssmParameterName: bad }, "ssmParameterName", /not starting with aws or ssm/);
         for (const ok of ["images-aws", "/images/ssm", "latest"]) assert.equal(resolve({ ssmParameterName: ok }).distribution.ssmParameterName, ok);
         refused({ ssmParameterName: "/images/" }, "ssmParameterName", /SSM parameter name/);
+        // A hierarchy starts with "/": SSM refuses "images/arch" (a name with a "/" must be fully qualified).
+        refused({ ssmParameterName: "images/arch" }, "ssmParameterName", /SSM parameter name/);
     });
 });
 
@@ -186,5 +213,44 @@ describe("identifiers, whole and in every partition", () => {
         });
         for (const bad of [`x${ORG}`, `${ORG}/x`]) refused({ sharing: { organizationArns: [bad] } }, "sharing.organizationArns", /organization ARNs/);
         for (const bad of [`x${OU}`, `${OU}/x`]) refused({ sharing: { organizationalUnitArns: [bad] } }, "sharing.organizationalUnitArns", /OU ARNs/);
+    });
+});
+
+describe("the home region and the key ARNs", () => {
+    it("the stack's aws:region comes before AWS_REGION and AWS_DEFAULT_REGION", () => {
+        // homeRegion() reads the aws provider's own config first, as the provider does (pulumi-aws: region
+        // from config, else the environment).
+        const saved = pulumi.runtime.allConfig();
+        try {
+            pulumi.runtime.setConfig("aws:region", "eu-west-1");
+            withAwsRegion("us-east-1", () => {
+                refused({ regions: [{ region: "eu-west-1" }] }, "regions", /other than the home region "eu-west-1"/);
+                assert.deepEqual(resolve({ regions: [{ region: "us-east-1" }] }).distribution.regions, [{ region: "us-east-1", kmsKeyId: "" }]);
+            });
+        } finally {
+            pulumi.runtime.setAllConfig(saved);
+        }
+    });
+    it("a key ARN is whole, in any partition", () => {
+        const gov = "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+        withAwsRegion("us-gov-west-1", () => assert.equal(resolve({ encryption: { kmsKeyId: gov } }).encryption.kmsKeyId, gov));
+        withAwsRegion(undefined, () => {
+            for (const bad of [`x${HOME_KEY}`, `${HOME_KEY}x`, HOME_KEY.replace("arn:aws:", "arn:aws1:")]) {
+                refused({ encryption: { kmsKeyId: bad } }, "encryption.kmsKeyId", /a KMS key ARN/);
+            }
+        });
+    });
+});
+
+describe("a value of the wrong kind is refused by its own name", () => {
+    const wrong = 42 as unknown as never;
+    it("each object, list and string argument", () => {
+        refused({ encryption: wrong }, "encryption", /an object of plain values/);
+        refused({ sharing: wrong }, "sharing", /an object of plain values/);
+        refused({ regions: [wrong] }, "regions[0]", /an object of plain values/);
+        refused({ regions: [{ region: "eu-central-1" }, wrong] }, "regions[1]", /an object of plain values/);
+        refused({ sharing: { accountIds: wrong } }, "sharing.accountIds", /a list of strings/);
+        refused({ deprecationTime: wrong }, "deprecationTime", /a plain string/);
+        refused({ ssmParameterName: wrong }, "ssmParameterName", /a plain string/);
     });
 });
