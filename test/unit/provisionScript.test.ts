@@ -1,6 +1,6 @@
 // Static properties of provision.sh that only AWS would otherwise show, and its functions (sourced) that
 // need no disk: package-file names, the build mirror the scripts see, verify.sh's reading of cloud-init.
-import { after, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -115,19 +115,24 @@ describe("verify.sh reads cloud-init's JSON from stdout only", () => {
 });
 
 describe("provision.sh: validpgpkeys fetched one at a time from the keyserver (real gpg and dirmngr, a local HKP server)", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-pgp-"));
-    const signer = path.join(dir, "signer");
-    const builder = path.join(dir, "builder");
-    fs.mkdirSync(signer, { mode: 0o700 });
-    fs.mkdirSync(builder, { mode: 0o700 });
-    const gpg = (home: string, ...args: string[]) => spawnSync("gpg", ["--homedir", home, "--batch", ...args], { encoding: "utf8" });
-    gpg(signer, "--passphrase", "", "--quick-gen-key", "upstream <upstream@example.invalid>", "ed25519", "sign", "never");
-    const real = /^fpr:+([0-9A-F]{40}):/m.exec(gpg(signer, "--with-colons", "--list-keys").stdout)![1];
+    // Set up in a before hook, not in the describe body: a runner that collects this file but runs none of
+    // these tests (Vitest under `npm run mutate`, filtered per mutant) would otherwise start a gpg-agent and
+    // a server whose after hook never runs.
     const missing = "0FEDCBA9876543210FEDCBA9876543210FEDCBA9";
-    fs.writeFileSync(path.join(dir, "key.asc"), gpg(signer, "--armor", "--export", real).stdout);
-    // The HKP lookup dirmngr sends (draft-shaw-openpgp-hkp: GET /pks/lookup?op=get&search=0x<fingerprint>):
-    // the key when it is the exported one, 404 otherwise.
-    const server = spawnSync("sh", ["-c", `python3 -c '
+    let dir = "", signer = "", builder = "", real = "", port = "", pid = "", serverStderr = "", pkg = "";
+    const gpg = (home: string, ...args: string[]) => spawnSync("gpg", ["--homedir", home, "--batch", ...args], { encoding: "utf8" });
+    before(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-pgp-"));
+        signer = path.join(dir, "signer");
+        builder = path.join(dir, "builder");
+        fs.mkdirSync(signer, { mode: 0o700 });
+        fs.mkdirSync(builder, { mode: 0o700 });
+        gpg(signer, "--passphrase", "", "--quick-gen-key", "upstream <upstream@example.invalid>", "ed25519", "sign", "never");
+        real = /^fpr:+([0-9A-F]{40}):/m.exec(gpg(signer, "--with-colons", "--list-keys").stdout)![1];
+        fs.writeFileSync(path.join(dir, "key.asc"), gpg(signer, "--armor", "--export", real).stdout);
+        // The HKP lookup dirmngr sends (draft-shaw-openpgp-hkp: GET /pks/lookup?op=get&search=0x<fingerprint>):
+        // the key when it is the exported one, 404 otherwise.
+        const server = spawnSync("sh", ["-c", `python3 -c '
 import http.server, sys, threading, os
 key = open(sys.argv[1], "rb").read()
 fpr = sys.argv[2]
@@ -149,14 +154,17 @@ null = os.open(os.devnull, os.O_RDWR)
 for fd in (0, 1, 2): os.dup2(null, fd)
 s.serve_forever()
 ' '${path.join(dir, "key.asc")}' ${real}`], { encoding: "utf8" });
-    const [port, pid] = server.stdout.trim().split(" ");
+        [port, pid] = server.stdout.trim().split(" ");
+        serverStderr = server.stderr;
+        pkg = path.join(dir, "boot/home/arch-ami-build/demo");
+        fs.mkdirSync(pkg, { recursive: true });
+    });
     after(() => {
         if (/^\d+$/.test(pid)) process.kill(Number(pid));
+        if (!dir) return;
         spawnSync("sh", ["-c", `gpgconf --homedir '${builder}' --kill all; gpgconf --homedir '${signer}' --kill all`]);
         fs.rmSync(dir, { recursive: true, force: true });
     });
-    const pkg = path.join(dir, "boot/home/arch-ami-build/demo");
-    fs.mkdirSync(pkg, { recursive: true });
 
     function importKeys(keys: string[]) {
         fs.writeFileSync(path.join(pkg, ".SRCINFO"), `pkgbase = demo\n${keys.map((k) => `\tvalidpgpkeys = ${k}\n`).join("")}\npkgname = demo\n`);
@@ -165,7 +173,7 @@ s.serve_forever()
             as_builder() { shift; GNUPGHOME='${builder}' "$@"; }; import_aur_pgp_keys demo`);
     }
     it("warns about the key it cannot fetch and fetches the other", () => {
-        assert.match(port, /^\d+$/, server.stderr);
+        assert.match(port, /^\d+$/, serverStderr);
         const r = importKeys([missing, real]);
         assert.equal(r.status, 0, r.stderr);
         assert.match(r.stdout, new RegExp(`warning: AUR package 'demo': validpgpkey ${missing} could not be fetched from hkp://127\\.0\\.0\\.1:${port}`));
