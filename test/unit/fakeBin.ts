@@ -53,6 +53,9 @@ qemu-system-x86_64)
     if [ -n "$FAKE_QEMU_SLEEP" ]; then sleep "$FAKE_QEMU_SLEEP"; fi
     exit "\${FAKE_QEMU_EXIT:-0}" ;;
 ssh)
+    for a in "$@"; do last="$a"; done
+    if [ "$last" = true ]; then printf '%s' "$FAKE_SSH_STDERR" >&2; exit "\${FAKE_SSH_TRUE_STATUS:-0}"; fi
+    if [ -n "$FAKE_SSH_RUN" ]; then exec sleep "$FAKE_SSH_RUN"; fi
     printf '%s' "$FAKE_SSH_STDOUT"
     printf '%s' "$FAKE_SSH_STDERR" >&2
     exit "\${FAKE_SSH_STATUS:-0}" ;;
