@@ -59,6 +59,22 @@ async function freePort(): Promise<number> {
     return port;
 }
 
+/** What a connection to 127.0.0.1:`port` that says "hi" gets back, or "refused: CODE". */
+function talk(port: number): Promise<string> {
+    return new Promise((resolve) => {
+        const s = net.connect(port, "127.0.0.1", () => s.write("hi"));
+        let got = "";
+        s.on("data", (d) => {
+            got += d.toString();
+            if (got.length >= "relay 2222:hi".length) {
+                s.destroy();
+                resolve(got);
+            }
+        });
+        s.on("error", (e: NodeJS.ErrnoException) => resolve(`refused: ${e.code}`));
+    });
+}
+
 describe("boot-local's usage and options", () => {
     it("usage: the extra GiB of the check's volume in both places, the DNS name, every option", () => {
         const u = usage(7);
@@ -355,7 +371,12 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
         const copy = path.join(tmp, "overlay-seen2.qcow2");
         fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ssh-ed25519 AAAA\\n", FAKE_QEMU_RUN: "30", FAKE_DISK_COPY: copy });
         const known = process.listeners("SIGINT");
-        const [code, out] = await run(["--ssh-port", String(await freePort()), image], (l) => l.startsWith("boot-local: Ctrl-C") && ctrlC(known, copy)());
+        const port = await freePort();
+        let relayed: Promise<string> | undefined;
+        const [code, out] = await run(["--ssh-port", String(port), image], (l) => {
+            if (l.startsWith("boot-local: Ctrl-C")) relayed = talk(port).then((r) => (ctrlC(known, copy)(), r));
+        });
+        assert.equal(await relayed, "relay 2222:hi", "the printed port reaches the guest's sshd through the relay");
         assert.equal(code, 0);
         assert.equal(out[0], `boot-local: image ${image} (raw; record ${image}.arch-ami.json), default user ec2-user\n`);
         assert.match(out[1], / BIOS \(SeaBIOS\), disk on nvme, 7 GiB, /);
@@ -403,7 +424,12 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
     it("--verify: verify.sh as the AWS check runs it, as the default user with a key of its own; its status, or 0 after the power-off", async () => {
         fake.reset();
         fake.set({ FAKE_QEMU_SLEEP: "0.3", FAKE_QEMU_EXIT: "0", FAKE_SSH_STATUS: "0", FAKE_SSH_STDOUT: "verify output" });
-        const [code, out] = await run(["--firmware", "bios", "--verify", image]);
+        const port = await freePort();
+        let relayed: Promise<string> | undefined;
+        const [code, out] = await run(["--firmware", "bios", "--verify", "--ssh-port", String(port), image], (l) => {
+            if (l.startsWith("boot-local: SSH login as")) relayed = talk(port);
+        });
+        assert.equal(await relayed, "refused: ECONNREFUSED", "--verify: no relay");
         assert.equal(code, 0);
         const id = /instance (i-[0-9a-f]{17}):/.exec(out[1])![1];
         assert.match(out[1], /; key pair id_ed25519 \(\/\S+\/id_ed25519\.pub, made for this run\)\n$/);
