@@ -222,7 +222,7 @@ describe("buildLocal with a fake surrogate", { skip: notRoot }, () => {
     let capture = "";
     let tarball = "";
     before(() => {
-        fake = new FakeBin(["qemu-system-x86_64", "qemu-img", "bash", "mmdebstrap", "mkfs.ext4"]);
+        fake = new FakeBin(["qemu-system-x86_64", "qemu-img", "bash", "mmdebstrap", "mkfs.ext4", "curl", "gpg", "zstd"]);
         fake.install();
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "arch-ami-local-buildlocal-"));
         process.env.TMPDIR = tmp;
@@ -365,6 +365,42 @@ describe("buildLocal with a fake surrogate", { skip: notRoot }, () => {
         fake.set({ FAKE_SURROGATE_STATUS: "7" });
         await assert.rejects(buildLocal({ name: "arch", args: {}, out, tarball, cache: "/c", progress: sink() }), { message: "local/build-surrogate.sh failed (exit 7); its messages are above" });
         assert.deepEqual(fake.calls().map((c) => c.name), ["bash"]);
+    });
+
+    it("without --tarball: build-tarball.sh with the component's environment; its failure is an error carrying its exit code, main's exit code", async () => {
+        prepare("");
+        process.env.HOME = tmp;
+        const out = path.join(tmp, "tarball.raw");
+        const progress = sink();
+        const args = { bootstrapMirror: "https://mirror.example/arch", bootstrapDate: "2025.06.01" };
+        await assert.rejects(buildLocal({ name: "arch", args, out, cache: "/c", progress }), (e: Error & { exitCode?: number }) => {
+            assert.equal(e.message, "build-tarball.sh failed (exit 1); its messages are above");
+            assert.equal(e.exitCode, 1);
+            return true;
+        });
+        assert.equal(progress.text, "==> build-local: surrogate VM: Debian 13 (cache /c)\n==> build-local: bootstrap tarball: build-tarball.sh (method official, release 2025.06.01)\n");
+        const curl = fake.calls().filter((x) => x.name === "curl");
+        assert.deepEqual(curl[0].args.slice(-1), ["https://mirror.example/arch/iso/2025.06.01/sha256sums.txt"], "the script's environment: the component's");
+        assert.deepEqual(fake.calls().map((x) => x.name).filter((n) => n !== "curl" && n !== "gpg"), ["bash"], "no surrogate booted");
+
+        fs.writeFileSync(path.join(tmp, "latest.json"), "{}");
+        prepare("");
+        const errWrite = process.stderr.write;
+        const errors: string[] = [];
+        process.stderr.write = function (chunk: unknown, ...rest: unknown[]) {
+            if (typeof chunk === "string" && chunk.startsWith("arch-ami: ")) return errors.push(chunk) > 0;
+            return (errWrite as (...a: unknown[]) => boolean).call(process.stderr, chunk, ...rest);
+        } as typeof process.stderr.write;
+        let code: number;
+        let seen: string[];
+        try {
+            [code, seen] = await captureStdout("==> build-local: ", () => main(["--args", path.join(tmp, "latest.json"), "--out", out, "--cache", "/c"]));
+        } finally {
+            process.stderr.write = errWrite;
+        }
+        assert.equal(code, 1);
+        assert.deepEqual(errors, ["arch-ami: build-tarball.sh failed (exit 1); its messages are above\n"]);
+        assert.equal(seen[1], "==> build-local: bootstrap tarball: build-tarball.sh (method official, release latest)\n");
     });
 
     it("the cache defaults to defaultCache(); main runs the build and returns its exit code", async () => {
