@@ -15,6 +15,7 @@ if [ "$name" = ip ] && [ "$1" = netns ] && [ "$2" = exec ]; then
     name=$(basename "$1")
     shift
 fi
+if [ -n "$FAKE_PGIDS" ]; then echo "$name $$ $(cut -d' ' -f5 /proc/$$/stat)" >> "$FAKE_PGIDS"; fi
 case "$name" in
 ip)
     if [ -n "$FAKE_IP_STATUS" ]; then echo "fake ip: refused" >&2; exit "$FAKE_IP_STATUS"; fi

@@ -268,6 +268,29 @@ describe("startInstance and launchInstance, with a fake ip", { skip: notRoot }, 
         }
     });
 
+    it("ownProcessGroup: QEMU and the metadata service in a process group of their own, else in the caller's", async () => {
+        const pgids = path.join(tmp, "pgids");
+        const own = (process as unknown as { getpgrp?: () => number }).getpgrp?.() ?? Number(fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ")[2]);
+        for (const ownProcessGroup of [true, false, undefined]) {
+            fake.reset();
+            fs.rmSync(pgids, { force: true });
+            fake.set({ FAKE_QEMU_RUN: "30", FAKE_PGIDS: pgids });
+            const vm = await startInstance(image, { ...start, name: "pg", work: tmp, format: "raw", serialLog: path.join(tmp, "s.log"), requestLog: path.join(tmp, "r.jsonl"), ...(ownProcessGroup === undefined ? {} : { ownProcessGroup }) });
+            try {
+                for (let i = 0; i < 100 && !fs.readFileSync(pgids, "utf8").includes("qemu-system-x86_64"); i++) await new Promise((r) => setTimeout(r, 20));
+                const lines = fs.readFileSync(pgids, "utf8").trim().split("\n").map((l) => l.split(" "));
+                const of = (name: string) => lines.find((l) => l[0] === name)!;
+                for (const name of ["python3", "qemu-system-x86_64"]) {
+                    const [, pid, pgid] = of(name);
+                    if (ownProcessGroup) assert.equal(pgid, pid, `${name}: a group of its own`);
+                    else assert.equal(Number(pgid), own, `${name}: the caller's group`);
+                }
+            } finally {
+                await vm.tearDown();
+            }
+        }
+    });
+
     it("startInstance tears down what it made when the set-up fails", async () => {
         fake.reset();
         fake.set({ FAKE_IMDS_EXIT: "1" });
