@@ -458,4 +458,22 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
             assert.equal(out2[out2.length - 1], `boot-local: ${said}\n`);
         }
     });
+
+    it("--verify interrupted: before SSH, during verify.sh, while waiting for the power-off: exit 130, the instance removed", async () => {
+        const known = process.listeners("SIGINT");
+        for (const [env, at] of [
+            [{ FAKE_QEMU_RUN: "30", FAKE_SSH_TRUE_STATUS: "255" }, "boot-local: waiting up to"],
+            [{ FAKE_QEMU_RUN: "30", FAKE_SSH_RUN: "1" }, "boot-local: SSH login as"],
+            [{ FAKE_QEMU_RUN: "30", FAKE_SSH_STATUS: "0", FAKE_SSH_STDOUT: "verify output" }, "verify output"],
+        ] as [Record<string, string>, string][]) {
+            fake.reset();
+            fake.set(env);
+            const [code, out] = await run(["--firmware", "bios", "--verify", "--ssh-port", String(await freePort()), image], (l) => l.startsWith(at) && ctrlC(known)());
+            assert.equal(code, 130, at);
+            assert.equal(out[out.length - 1], "boot-local: interrupted; removing the instance\n", at);
+            assert.deepEqual(process.listeners("SIGINT"), known);
+            const calls = fake.calls();
+            assert.deepEqual(calls[calls.length - 1].args, ["netns", "delete", `arch-ami-local-${process.pid}`]);
+        }
+    });
 });
