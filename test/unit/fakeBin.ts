@@ -55,12 +55,18 @@ qemu-system-x86_64)
     exit "\${FAKE_QEMU_EXIT:-0}" ;;
 ssh)
     for a in "$@"; do last="$a"; done
+    if [ "$last" = true ] && [ -n "$FAKE_FAILS" ] && [ -s "$FAKE_FAILS" ]; then
+        n=$(cat "$FAKE_FAILS"); if [ "$n" -gt 0 ]; then echo $((n - 1)) > "$FAKE_FAILS"; echo "not yet" >&2; exit 255; fi
+    fi
     if [ "$last" = true ]; then printf '%s' "$FAKE_SSH_STDERR" >&2; exit "\${FAKE_SSH_TRUE_STATUS:-0}"; fi
     if [ -n "$FAKE_SSH_RUN" ]; then exec sleep "$FAKE_SSH_RUN"; fi
     printf '%s' "$FAKE_SSH_STDOUT"
     printf '%s' "$FAKE_SSH_STDERR" >&2
     exit "\${FAKE_SSH_STATUS:-0}" ;;
 ssh-keyscan)
+    if [ -n "$FAKE_FAILS" ] && [ -s "$FAKE_FAILS" ]; then
+        n=$(cat "$FAKE_FAILS"); if [ "$n" -gt 0 ]; then echo $((n - 1)) > "$FAKE_FAILS"; exit 0; fi
+    fi
     printf "$FAKE_KEYSCAN"
     exit 0 ;;
 qemu-img)
@@ -141,5 +147,16 @@ export class FakeBin {
         for (const k of Object.keys(process.env)) if (!(k in this.saved)) delete process.env[k];
         Object.assign(process.env, this.saved);
         fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}
+
+/** Runs `f` with the timers of exactly the given delays (ms) shortened to the mapped ones: src/local's fixed waits. */
+export async function withShortTimers<T>(delays: Record<number, number>, f: () => Promise<T>): Promise<T> {
+    const real = globalThis.setTimeout;
+    globalThis.setTimeout = ((fn: (...a: unknown[]) => void, ms?: number, ...rest: unknown[]) => real(fn, ms !== undefined && ms in delays ? delays[ms] : ms, ...rest)) as typeof setTimeout;
+    try {
+        return await f();
+    } finally {
+        globalThis.setTimeout = real;
     }
 }

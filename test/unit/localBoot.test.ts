@@ -14,7 +14,7 @@ import { UsageError, kvmUsable } from "../../src/local/prerequisites";
 import * as verify from "../../src/image/verify";
 import * as render from "../../src/render";
 import * as settings from "../../src/settings";
-import { FakeBin } from "./fakeBin";
+import { FakeBin, withShortTimers } from "./fakeBin";
 
 const repo = path.resolve(__dirname, "../..");
 const c = { ...verify, ...render, ...settings };
@@ -475,5 +475,18 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
             const calls = fake.calls();
             assert.deepEqual(calls[calls.length - 1].args, ["netns", "delete", `arch-ami-local-${process.pid}`]);
         }
+    });
+
+    it("--verify: a guest that does not power itself off, and a verify.sh that never ends, are failures (exit 1)", async () => {
+        fake.reset();
+        fake.set({ FAKE_QEMU_RUN: "30", FAKE_SSH_STATUS: "0" });
+        const [code, out] = await withShortTimers({ 180_000: 50 }, () => run(["--firmware", "bios", "--verify", image]));
+        assert.equal(code, 1);
+        assert.equal(out[out.length - 1], "boot-local: verify.sh passed, but the guest did not power itself off within 180 s (on AWS the test instance would keep running)\n");
+        fake.reset();
+        fake.set({ FAKE_QEMU_RUN: "30", FAKE_SSH_RUN: "1" });
+        const [code2, out2] = await withShortTimers({ 1_800_000: 50 }, () => run(["--firmware", "bios", "--verify", image]));
+        assert.equal(code2, 1);
+        assert.equal(out2[out2.length - 1], "boot-local: verification failed (verify.sh exit none: killed after 1800 s); the instance is removed\n");
     });
 });

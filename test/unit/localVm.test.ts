@@ -11,7 +11,7 @@ import { Vm, VmOptions } from "../../src/local/vm";
 import { launchInstance, startInstance } from "../../src/local/instance";
 import { machineArgs } from "../../src/local/qemu";
 import { inst } from "../lib/imdsFixtures";
-import { Call, FakeBin } from "./fakeBin";
+import { Call, FakeBin, withShortTimers } from "./fakeBin";
 
 const repo = path.resolve(__dirname, "../..");
 const notRoot = process.getuid?.() !== 0 && "Vm.setUp writes /etc/netns";
@@ -197,6 +197,24 @@ describe("the instance's VM, with a fake ip", { skip: notRoot }, () => {
         fake.set({ FAKE_KEYSCAN: "# 127.0.0.1:2222 SSH-2.0-OpenSSH_9.9\\n[127.0.0.1]:2222 ssh-rsa BBBB\\n\\n[127.0.0.1]:2222 ssh-ed25519 AAAA\\n" });
         assert.deepEqual(vm.hostKeys(), ["ssh-ed25519 AAAA", "ssh-rsa BBBB"]);
         assert.deepEqual(inNs(vm, fake.calls()[0]), ["ssh-keyscan", "-p", "2222", "-T", "20", "127.0.0.1"]);
+    });
+
+    it("waitForSsh and waitForSshd try again (every 2 s) until the login or the host key comes", async () => {
+        fake.reset();
+        const vm = make();
+        const fails = path.join(tmp, "fails");
+        fake.set({ FAKE_QEMU_RUN: "30", FAKE_FAILS: fails, FAKE_KEYSCAN: "[127.0.0.1]:2222 ssh-ed25519 AAAA\\n" });
+        vm.start();
+        try {
+            fs.writeFileSync(fails, "2");
+            await withShortTimers({ 2000: 5 }, () => vm.waitForSsh("/k", 30));
+            assert.equal(fake.calls().filter((c) => c.args[3] === "ssh").length, 3, "two refusals, then the login");
+            fs.writeFileSync(fails, "2");
+            await withShortTimers({ 2000: 5 }, () => vm.waitForSshd(30));
+            assert.equal(fake.calls().filter((c) => c.args[3] === "ssh-keyscan").length, 3, "two scans without a key, then one");
+        } finally {
+            await vm.tearDown();
+        }
     });
 
     it("waitForSsh and waitForSshd: the seconds since QEMU started; an error with the console's tail when QEMU is gone or time is up", async () => {
