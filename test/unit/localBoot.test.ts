@@ -273,6 +273,7 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
         process.env.HOME = path.join(tmp, "home");
         fs.mkdirSync(path.join(tmp, "home", ".ssh"), { recursive: true });
         fs.writeFileSync(path.join(tmp, "home", ".ssh", "id_ed25519.pub"), `${KEY}\n`);
+        fs.writeFileSync(path.join(tmp, "home", ".ssh", "id_ed25519"), "the user's private key: ssh finds it itself");
         delete process.env.SUDO_USER;
     });
     after(() => {
