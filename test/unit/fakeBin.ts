@@ -8,20 +8,20 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 const SCRIPT = String.raw`#!/bin/sh
-name=$(basename "$0")
+name=\${0##*/}
 { printf '%s\0' "$name" "$PWD" "$@"; printf '\001'; } >> "$FAKE_LOG"
 if [ "$name" = ip ] && [ "$1" = netns ] && [ "$2" = exec ]; then
     shift 3
-    name=$(basename "$1")
+    name=\${1##*/}
     shift
 fi
-if [ -n "$FAKE_PGIDS" ]; then echo "$name $$ $(cut -d' ' -f5 /proc/$$/stat)" >> "$FAKE_PGIDS"; fi
+if [ -n "$FAKE_PGIDS" ]; then read -r _ _ _ _ pgid _ < /proc/$$/stat; echo "$name $$ $pgid" >> "$FAKE_PGIDS"; fi
 case "$name" in
 ip)
     if [ -n "$FAKE_IP_STATUS" ]; then echo "fake ip: refused" >&2; exit "$FAKE_IP_STATUS"; fi
     exit 0 ;;
 python3)
-    case "$(basename "$1")" in
+    case "\${1##*/}" in
     listen.py)
         if [ -n "$FAKE_IMDS_EXIT" ]; then exit "$FAKE_IMDS_EXIT"; fi
         echo ready
@@ -35,8 +35,8 @@ qemu-system-x86_64)
     serial=""; share=""; prev=""; disk=""
     for a in "$@"; do
         if [ "$prev" = -serial ]; then serial="$a"; fi
-        if [ "$prev" = -drive ] && [ -z "$disk" ]; then disk=$(printf '%s' "$a" | sed -n 's/^file=\([^,]*\),.*/\1/p'); fi
-        if [ "$prev" = -virtfs ]; then share=$(printf '%s' "$a" | sed 's/^local,path=\([^,]*\),.*/\1/'); fi
+        if [ "$prev" = -drive ] && [ -z "$disk" ]; then case "$a" in file=*) disk=\${a#file=}; disk=\${disk%%,*} ;; esac; fi
+        if [ "$prev" = -virtfs ]; then share=\${a#local,path=}; share=\${share%%,*}; fi
         prev="$a"
     done
     if [ -n "$share" ] && [ -n "$FAKE_CAPTURE" ]; then
