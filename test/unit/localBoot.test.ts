@@ -10,7 +10,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { KeyChoice, Relay, chooseKey, invokingHome, localVerifyArgs, main, parseArgs, usage } from "../../src/local/boot";
-import { UsageError, kvmUsable } from "../../src/local/prerequisites";
+import { UsageError, findOvmf, kvmUsable } from "../../src/local/prerequisites";
 import * as verify from "../../src/image/verify";
 import * as render from "../../src/render";
 import * as settings from "../../src/settings";
@@ -401,8 +401,10 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
         fs.writeFileSync(path.join(tmp, "k"), "private");
         fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ecdsa-sha2-nistp256 AAAA\\n", FAKE_QEMU_SLEEP: "0.3", FAKE_QEMU_EXIT: "3" });
         const port = await freePort();
-        const [code, out] = await run(["--firmware", "bios", "--ssh-key", pub, "--ssh-port", String(port), image]);
+        const uefi = findOvmf() !== undefined;
+        const [code, out] = await run([...(uefi ? [] : ["--firmware", "bios"]), "--ssh-key", pub, "--ssh-port", String(port), image]);
         assert.equal(code, 0);
+        if (uefi) assert.match(out[1], /: UEFI \(OVMF\), disk on nvme, /, "no record, no --firmware: UEFI");
         assert.match(out[1], new RegExp(`; key pair k \\(${pub}\\)\n$`));
         assert.equal(out[5], `\n  ssh -p ${port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i ${path.join(tmp, "k")} arch@127.0.0.1\n\n`);
         assert.equal(out[out.length - 1], "boot-local: the guest powered off (QEMU exit 3); removing the instance\n");
@@ -410,8 +412,16 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
         fake.reset();
         fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ssh-ed25519 AAAA\\n", FAKE_QEMU_SLEEP: "0.3", FAKE_QEMU_EXIT: "0" });
         process.env.HOME = path.join(tmp, "no-keys");
+        const qcow2 = path.join(tmp, "exact.qcow2");
+        execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", qcow2, "1G"]);
+        const copy = path.join(tmp, "overlay-seen3.qcow2");
+        fake.set({ FAKE_DISK_COPY: copy });
         try {
-            const [, out2] = await run(["--firmware", "bios", "--ssh-port", String(await freePort()), image]);
+            const [, out2] = await run(["--firmware", "bios", "--disk-size", "1", "--ssh-port", String(await freePort()), qcow2]);
+            assert.equal(out2[0], `boot-local: image ${qcow2} (qcow2; no image record: the component's defaults), default user arch\n`);
+            assert.match(out2[1], /, disk on nvme, 1 GiB, /, "a disk as large as the image is enough");
+            const info = JSON.parse(execFileSync("qemu-img", ["info", "--output=json", copy], { encoding: "utf8" })) as Record<string, unknown>;
+            assert.deepEqual([info["virtual-size"], info["backing-filename"], info["backing-filename-format"]], [1024 ** 3, qcow2, "qcow2"]);
             const key = /\(([^ ]+id_ed25519)\.pub, made for this run\)\n$/.exec(out2[1])![1];
             assert.match(key, new RegExp(`^${os.tmpdir()}/arch-ami-boot-local-key-`));
             assert.ok(out2[5].endsWith(` -o LogLevel=ERROR -i ${key} arch@127.0.0.1\n\n`));
