@@ -209,6 +209,16 @@ describe("build-local's command line", () => {
             fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: p\n");
             fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), "config:\n  ns:pakages: [vim]\n");
             assert.match(await usageMessage(() => main(["--stack", "dev", "--project", dir, "--namespace", "ns", "--out", "i.raw"])), /^--stack dev \(.*Pulumi\.dev\.yaml\): .*unknown stack config "ns:pakages"/);
+            fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), "config:\n  arch-ami:pakages: [vim]\n");
+            const cwd = process.cwd();
+            let defaults: string;
+            try {
+                process.chdir(dir);
+                defaults = await usageMessage(() => main(["--stack", "prod", "--out", "i.raw"]));
+            } finally {
+                process.chdir(cwd);
+            }
+            assert.match(defaults, /^--stack prod \(Pulumi\.prod\.yaml\): .*unknown stack config "arch-ami:pakages"/, "--project . and --namespace arch-ami by default");
             assert.equal(fs.existsSync(path.join(dir, "i.raw.log")), false);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
