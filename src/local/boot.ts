@@ -141,7 +141,7 @@ export function parseArgs(argv: string[]): BootLocalOptions | "help" {
 }
 
 /** The home folder of the user who ran the command: SUDO_USER's under sudo. */
-function invokingHome(): string {
+export function invokingHome(): string {
     const user = process.env.SUDO_USER;
     if (user && user !== "root") {
         const entry = spawnSync("getent", ["passwd", user], { encoding: "utf8" }).stdout.trim();
@@ -152,7 +152,7 @@ function invokingHome(): string {
 }
 
 /** The key pair the instance is launched with. */
-interface KeyChoice {
+export interface KeyChoice {
     /** The public key file. */
     publicFile: string;
     publicKey: string;
@@ -187,7 +187,7 @@ function ephemeralKey(dir: string): KeyChoice {
     return { publicFile: `${privateFile}.pub`, publicKey: fs.readFileSync(`${privateFile}.pub`, "utf8").trim(), privateFile, ephemeral: true };
 }
 
-function chooseKey(o: BootLocalOptions, keyDir: () => string): KeyChoice {
+export function chooseKey(o: BootLocalOptions, keyDir: () => string): KeyChoice {
     if (o.sshKey !== undefined) {
         const publicKey = readPublicKey(o.sshKey, "--ssh-key");
         const privateFile = o.sshKey.replace(/\.pub$/, "");

@@ -146,7 +146,7 @@ findmnt -rno TARGET | grep /var/tmp/arch-ami && left=1
 lsblk -nrpo MOUNTPOINT /dev/nvme0n1 | grep . && left=1
 exit $left`;
 
-function queue(dir: string, commands: SurrogateCommand[]): Map<string, number> {
+export function queue(dir: string, commands: SurrogateCommand[]): Map<string, number> {
     const expected = new Map<string, number>();
     commands.forEach((c, i) => {
         const file = `${String(i).padStart(2, "0")}-${c.name}`;
@@ -157,7 +157,7 @@ function queue(dir: string, commands: SurrogateCommand[]): Map<string, number> {
 }
 
 /** QEMU's arguments for the surrogate with the target disk on NVMe and the upload share on 9p. */
-function surrogateQemuArgs(surrogate: string, work: string, share: string, volumeId: string): string[] {
+export function surrogateQemuArgs(surrogate: string, work: string, share: string, volumeId: string): string[] {
     const kvm = kvmUsable();
     return [
         "-nodefaults", "-accel", kvm ? "kvm" : "tcg", "-cpu", kvm ? "host" : "max", "-smp", "2", "-m", "2048",
