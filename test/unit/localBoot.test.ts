@@ -15,11 +15,12 @@ import * as verify from "../../src/image/verify";
 import * as render from "../../src/render";
 import * as settings from "../../src/settings";
 import { FakeBin, withShortTimers } from "./fakeBin";
+import { skipReason } from "../lib/skipReason";
 
 const repo = path.resolve(__dirname, "../..");
 const c = { ...verify, ...render, ...settings };
-const notRoot = process.getuid?.() !== 0 && "checkPrerequisites and Vm.setUp want root";
-const noTools = spawnSync("sh", ["-c", "command -v qemu-img && command -v ssh-keygen && command -v python3"]).status !== 0 && "needs qemu-img, ssh-keygen and python3";
+const notRoot = skipReason(process.getuid?.() !== 0, "checkPrerequisites and Vm.setUp want root");
+const noTools = skipReason(spawnSync("sh", ["-c", "command -v qemu-img && command -v ssh-keygen && command -v python3"]).status !== 0, "needs qemu-img, ssh-keygen and python3");
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE user@host";
 
 function usageError(f: () => unknown, message: string): void {

@@ -15,10 +15,11 @@ import { UsageError, kvmUsable } from "../../src/local/prerequisites";
 import { provisionCommand, renderConfig } from "../../src/render";
 import { resolveSettings } from "../../src/settings";
 import { FakeBin } from "./fakeBin";
+import { skipReason } from "../lib/skipReason";
 
 const repo = path.resolve(__dirname, "../..");
 const ACCEL = kvmUsable() ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg", "-cpu", "max"];
-const notRoot = process.getuid?.() !== 0 && "checkPrerequisites wants root";
+const notRoot = skipReason(process.getuid?.() !== 0, "checkPrerequisites wants root");
 
 /** What a Writable was given, as text. */
 function sink(): Writable & { text: string } {

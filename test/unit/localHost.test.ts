@@ -15,6 +15,7 @@ import {
 } from "../../src/local/prerequisites";
 import { accelArgs, machineArgs } from "../../src/local/qemu";
 import { FakeBin } from "./fakeBin";
+import { skipReason } from "../lib/skipReason";
 
 const realFs = createRequire(__filename)("node:fs") as typeof fs;
 const SH = { command: "sh", debian: "dash", arch: "bash", fedora: "bash" };
@@ -218,7 +219,7 @@ describe("the arch-ami command", () => {
         assert.deepEqual(await cli("boot-local"), { code: 2, stdout: "", stderr: "arch-ami: boot-local: no IMAGE given (arch-ami boot-local --help)\n" });
     });
 
-    describe("a build's own exit code, and a failure that is not a usage error (exit 1)", { skip: process.getuid?.() !== 0 && "checkPrerequisites wants root" }, () => {
+    describe("a build's own exit code, and a failure that is not a usage error (exit 1)", { skip: skipReason(process.getuid?.() !== 0, "checkPrerequisites wants root") }, () => {
         let fake: FakeBin;
         let tmp = "";
         before(() => {

@@ -13,6 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { LOCAL_DNS_NAME } from "../../src/local/imds";
 import { inst, query } from "../lib/imdsFixtures";
+import { skipReason } from "../lib/skipReason";
 
 const hasIpv6Loopback = Object.values(os.networkInterfaces()).some((l) => l?.some((a) => a.address === "::1"));
 
@@ -115,7 +116,7 @@ async function udp(type: "udp4" | "udp6", port: number, message: Buffer): Promis
 
 const USAGE = "usage: listen.py HOP_LIMIT ADDRESS PORT ... -- imds-server.ts INSTANCE.json REQUEST-LOG.jsonl\n";
 
-describe("imds-server: the metadata service's process", { skip: !hasIpv6Loopback && "needs ::1" }, () => {
+describe("imds-server: the metadata service's process", { skip: skipReason(!hasIpv6Loopback, "needs ::1") }, () => {
     let tmp = "";
     let config = "";
     before(() => {

@@ -16,9 +16,10 @@ import { imageFormat, localInstance } from "../../src/local/instance";
 import { GUEST_SSH_PORT, IMDS_IPV4, IMDS_IPV6, Vm, packageFile } from "../../src/local/vm";
 import { inst } from "../lib/imdsFixtures";
 import { FakeBin } from "./fakeBin";
+import { skipReason } from "../lib/skipReason";
 
 const repo = path.resolve(__dirname, "../..");
-const noQemuImg = spawnSync("qemu-img", ["--version"]).status !== 0;
+const noQemuImg = skipReason(spawnSync("qemu-img", ["--version"]).status !== 0, "needs qemu-img");
 const TCG = ["-accel", "tcg", "-cpu", "max"];
 const KVM = ["-accel", "kvm", "-cpu", "host"];
 
@@ -67,7 +68,7 @@ describe("the QEMU machine line, whole", () => {
         assert.deepEqual(fs.readdirSync(tmp), [], "BIOS: no variable store copied");
     });
 
-    it("UEFI, virtio, 2 GiB, reboots allowed: OVMF's code read-only, a fresh copy of its variable store in the work folder", { skip: findOvmf() === undefined }, () => {
+    it("UEFI, virtio, 2 GiB, reboots allowed: OVMF's code read-only, a fresh copy of its variable store in the work folder", { skip: skipReason(findOvmf() === undefined, "needs OVMF (ovmf)") }, () => {
         const ovmf = findOvmf()!;
         const vars = path.join(tmp, "OVMF_VARS.fd");
         fs.writeFileSync(vars, "stale variables");

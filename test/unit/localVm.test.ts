@@ -12,9 +12,10 @@ import { launchInstance, startInstance } from "../../src/local/instance";
 import { machineArgs } from "../../src/local/qemu";
 import { inst } from "../lib/imdsFixtures";
 import { Call, FakeBin, withShortTimers } from "./fakeBin";
+import { skipReason } from "../lib/skipReason";
 
 const repo = path.resolve(__dirname, "../..");
-const notRoot = process.getuid?.() !== 0 && "Vm.setUp writes /etc/netns";
+const notRoot = skipReason(process.getuid?.() !== 0, "Vm.setUp writes /etc/netns");
 const SSH_OPTIONS = [
     "-F", "/dev/null", "-p", "2222",
     "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
