@@ -18,9 +18,10 @@ function readText(file: string, what: string): string {
 
 /** `--args FILE`: one JSON or YAML object, the component's arguments (JSON is YAML too). */
 export function readArgsFile(file: string): ArchAmiArgs {
+    const text = readText(file, "--args");
     let value: unknown;
     try {
-        value = parseYaml(readText(file, "--args"));
+        value = parseYaml(text);
     } catch (e) {
         throw new UsageError(`--args ${file}: not JSON or YAML: ${(e as Error).message}`);
     }

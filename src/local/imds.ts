@@ -159,7 +159,7 @@ function listing(node: Tree, pathParts: string[], keyName: string): string {
 function lookup(tree: Tree, parts: string[]): string | Tree | undefined {
     let node: string | Tree = tree;
     for (const p of parts) {
-        if (typeof node === "string" || !(p in node)) return undefined;
+        if (typeof node === "string" || !Object.hasOwn(node, p)) return undefined;
         node = node[p];
     }
     return node;

@@ -62,7 +62,7 @@ describe("build-local --args and --stack", () => {
     });
 
     it("refuses a missing file, text that is neither, and a value that is not one object", () => {
-        usage(() => readArgsFile(path.join(tmp, "none.json")), /--args .*none\.json: no such file/);
+        usage(() => readArgsFile(path.join(tmp, "none.json")), new RegExp(`^--args ${path.join(tmp, "none.json").replace(/[.]/g, "\\.")}: no such file$`));
         usage(() => readArgsFile(file("bad.json", '{"packages": [')), /--args .*bad\.json: not JSON or YAML/);
         usage(() => readArgsFile(file("list.json", '["vim"]')), /must hold one object of ArchAmi arguments/);
         usage(() => readArgsFile(file("word.yaml", "vim")), /must hold one object/);

@@ -102,6 +102,10 @@ describe("the metadata service's answers", () => {
         assert.deepEqual(get("/latest/meta-data/public-keys/0/openssh-key?x"), { status: 200, body: inst.openSshKey });
         assert.deepEqual(get("/latest/meta-data/instance-id/more"), { status: 404, body: "" }, "below a value");
         assert.deepEqual(get("/latest/other"), { status: 404, body: "" });
+        // Only the tree's own keys: not what every JavaScript object inherits.
+        for (const p of ["/latest/meta-data/toString", "/latest/meta-data/constructor", "/latest/dynamic/hasOwnProperty", "/latest/meta-data/placement/__proto__"]) {
+            assert.deepEqual(get(p), { status: 404, body: "" }, p);
+        }
         assert.deepEqual(get("/latest/dynamic/"), { status: 200, body: "instance-identity/" });
         assert.deepEqual(get("/latest/dynamic/instance-identity"), { status: 200, body: "document" });
         assert.deepEqual(get("/latest/dynamic/instance-identity/document"), { status: 200, body: identityDocument(inst) });
