@@ -324,7 +324,7 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
     it("foreground: the instance described, the ssh command printed, the guest's power-off ends it; everything removed", async () => {
         fake.reset();
         const copy = path.join(tmp, "overlay-seen.qcow2");
-        fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ssh-ed25519 AAAA\\n", FAKE_QEMU_SLEEP: "0.3", FAKE_QEMU_EXIT: "0", FAKE_DISK_COPY: copy });
+        fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ssh-ed25519 AAAA\\n", FAKE_QEMU_SLEEP: "1.5", FAKE_QEMU_EXIT: "0", FAKE_DISK_COPY: copy });
         const port = await freePort();
         const [code, out] = await run(["--firmware", "bios", "--ssh-port", String(port), image]);
         assert.equal(code, 0);
@@ -400,7 +400,7 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
         const pub = path.join(tmp, "k.pub");
         fs.writeFileSync(pub, `${KEY}\n`);
         fs.writeFileSync(path.join(tmp, "k"), "private");
-        fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ecdsa-sha2-nistp256 AAAA\\n", FAKE_QEMU_SLEEP: "0.3", FAKE_QEMU_EXIT: "3" });
+        fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ecdsa-sha2-nistp256 AAAA\\n", FAKE_QEMU_SLEEP: "1.5", FAKE_QEMU_EXIT: "3" });
         const port = await freePort();
         const uefi = findOvmf() !== undefined;
         const [code, out] = await run([...(uefi ? [] : ["--firmware", "bios"]), "--ssh-key", pub, "--ssh-port", String(port), image]);
@@ -411,7 +411,7 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
         assert.equal(out[out.length - 1], "boot-local: the guest powered off (QEMU exit 3); removing the instance\n");
 
         fake.reset();
-        fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ssh-ed25519 AAAA\\n", FAKE_QEMU_SLEEP: "0.3", FAKE_QEMU_EXIT: "0" });
+        fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ssh-ed25519 AAAA\\n", FAKE_QEMU_SLEEP: "1.5", FAKE_QEMU_EXIT: "0" });
         process.env.HOME = path.join(tmp, "no-keys");
         const qcow2 = path.join(tmp, "exact.qcow2");
         execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", qcow2, "1G"]);
@@ -435,7 +435,7 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
 
     it("--verify: verify.sh as the AWS check runs it, as the default user with a key of its own; its status, or 0 after the power-off", async () => {
         fake.reset();
-        fake.set({ FAKE_QEMU_SLEEP: "0.3", FAKE_QEMU_EXIT: "0", FAKE_SSH_STATUS: "0", FAKE_SSH_STDOUT: "verify output" });
+        fake.set({ FAKE_QEMU_SLEEP: "1.5", FAKE_QEMU_EXIT: "0", FAKE_SSH_STATUS: "0", FAKE_SSH_STDOUT: "verify output" });
         const port = await freePort();
         let relayed: Promise<string> | undefined;
         const [code, out] = await run(["--firmware", "bios", "--verify", "--ssh-port", String(port), image], (l) => {
