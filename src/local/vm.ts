@@ -218,7 +218,8 @@ export class Vm {
                 opts.onOutput?.("stderr", d);
             });
             const timer = setTimeout(() => p.kill("SIGKILL"), (opts.timeoutSeconds ?? 120) * 1000);
-            p.on("exit", (status) => {
+            // "close", not "exit": the output may still be in the pipes when the process has exited.
+            p.on("close", (status) => {
                 clearTimeout(timer);
                 resolve({ status, stdout, stderr });
             });
@@ -265,7 +266,7 @@ export class Vm {
                 const p = spawn("ip", ["netns", "exec", this.netns, "ssh-keyscan", "-p", String(GUEST_SSH_PORT), "-T", "10", "127.0.0.1"], { stdio: ["ignore", "pipe", "ignore"] });
                 let out = "";
                 p.stdout.on("data", (d: Buffer) => (out += d.toString()));
-                p.on("exit", () => resolve(out));
+                p.on("close", () => resolve(out));
             });
             if (/^\S+ (ssh|ecdsa)-/m.test(keys)) return (Date.now() - this.startedAt) / 1000;
             if (Date.now() > deadline) throw new Error(`no SSH server answered within ${timeoutSeconds}s; serial:\n${this.serial().slice(-4000)}`);

@@ -16,6 +16,7 @@ import { provisionCommand, renderConfig } from "../../src/render";
 import { resolveSettings } from "../../src/settings";
 import { FakeBin } from "./fakeBin";
 import { skipReason } from "../lib/skipReason";
+import { isMainThread } from "node:worker_threads";
 
 const repo = path.resolve(__dirname, "../..");
 const ACCEL = kvmUsable() ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg", "-cpu", "max"];
@@ -89,13 +90,15 @@ describe("build-local's pure parts", () => {
     });
 
     it("defaultCache: $XDG_CACHE_HOME/arch-ami/local, else ~/.cache/arch-ami/local (an empty XDG_CACHE_HOME is unset)", () => {
-        process.env.HOME = "/home/someone";
+        // os.homedir() follows $HOME in the main thread only (a worker thread's process.env is its own copy).
+        if (isMainThread) process.env.HOME = "/home/someone";
+        const home = os.homedir();
         process.env.XDG_CACHE_HOME = "/xdg";
         assert.equal(defaultCache(), "/xdg/arch-ami/local");
         process.env.XDG_CACHE_HOME = "";
-        assert.equal(defaultCache(), "/home/someone/.cache/arch-ami/local");
+        assert.equal(defaultCache(), `${home}/.cache/arch-ami/local`);
         delete process.env.XDG_CACHE_HOME;
-        assert.equal(defaultCache(), "/home/someone/.cache/arch-ami/local");
+        assert.equal(defaultCache(), `${home}/.cache/arch-ami/local`);
     });
 
     it("localAssetsDir: the package's local/ folder", () => {
@@ -209,15 +212,17 @@ describe("build-local's command line", () => {
             fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), "config:\n  ns:pakages: [vim]\n");
             assert.match(await usageMessage(() => main(["--stack", "dev", "--project", dir, "--namespace", "ns", "--out", "i.raw"])), /^--stack dev \(.*Pulumi\.dev\.yaml\): .*unknown stack config "ns:pakages"/);
             fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), "config:\n  arch-ami:pakages: [vim]\n");
+            // The defaults are relative to the working folder; a worker thread (Stryker's Vitest) cannot chdir,
+            // so there the run reads `--project <dir>` given explicitly and only the namespace default is checked.
             const cwd = process.cwd();
             let defaults: string;
             try {
-                process.chdir(dir);
-                defaults = await usageMessage(() => main(["--stack", "prod", "--out", "i.raw"]));
+                if (isMainThread) process.chdir(dir);
+                defaults = await usageMessage(() => main(["--stack", "prod", "--out", "i.raw", ...(isMainThread ? [] : ["--project", dir])]));
             } finally {
-                process.chdir(cwd);
+                if (isMainThread) process.chdir(cwd);
             }
-            assert.match(defaults, /^--stack prod \(Pulumi\.prod\.yaml\): .*unknown stack config "arch-ami:pakages"/, "--project . and --namespace arch-ami by default");
+            assert.match(defaults, isMainThread ? /^--stack prod \(Pulumi\.prod\.yaml\): .*unknown stack config "arch-ami:pakages"/ : /^--stack prod \(\/.*\/Pulumi\.prod\.yaml\): .*unknown stack config "arch-ami:pakages"/, "--project . and --namespace arch-ami by default");
             assert.equal(fs.existsSync(path.join(dir, "i.raw.log")), false);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });

@@ -95,14 +95,9 @@ describe("disk images (qemu-img)", { skip: noQemuImg }, () => {
     const info = (f: string) => JSON.parse(execFileSync("qemu-img", ["info", "--output=json", f], { encoding: "utf8" })) as Record<string, unknown>;
 
     it("overlay: a qcow2 file backed by the base's absolute path in the given format, the base's size unless told", () => {
-        const cwd = process.cwd();
+        // A base given relative to the working folder (no chdir: Stryker's Vitest runs tests in worker threads).
         const o1 = path.join(tmp, "o1.qcow2");
-        try {
-            process.chdir(tmp);
-            overlay("base.raw", o1);
-        } finally {
-            process.chdir(cwd);
-        }
+        overlay(path.relative(process.cwd(), raw), o1);
         const i1 = info(o1);
         assert.equal(i1.format, "qcow2");
         assert.equal(i1["backing-filename"], raw);
