@@ -17,7 +17,7 @@ export function detectPublicIpv4Cidr(timeoutMs = 5000): string | undefined {
             timeout: timeoutMs + 2000,
             encoding: "utf8",
             stdio: ["ignore", "pipe", "ignore"],
-        }).trim();
+        });
         return /^(\d{1,3})(\.\d{1,3}){3}$/.test(ip) && ip.split(".").every((o) => +o <= 255) ? `${ip}/32` : undefined;
     } catch {
         return undefined;

@@ -6,9 +6,12 @@ import * as path from "node:path";
 import { BootstrapMethod } from "./args";
 import { ImageSettings } from "./settings/types";
 
-/** Folder of the provisioning scripts shipped with the package (`provision/`). */
-export function provisionDir(): string {
-    let dir = __dirname;
+/**
+ * Folder of the provisioning scripts shipped with the package (`provision/`): the nearest `provision/`
+ * holding provision.sh in `from` or up to three folders above it (src/ in the repository, bin/src/ when built).
+ */
+export function provisionDir(from: string = __dirname): string {
+    let dir = from;
     for (let i = 0; i < 4; i++) {
         const candidate = path.join(dir, "provision");
         if (fs.existsSync(path.join(candidate, "provision.sh"))) {
@@ -16,7 +19,7 @@ export function provisionDir(): string {
         }
         dir = path.dirname(dir);
     }
-    throw new Error(`arch-ami: provision/provision.sh not found above ${__dirname}; the package is incomplete`);
+    throw new Error(`arch-ami: provision/provision.sh not found in ${from} or the three folders above it; the package is incomplete`);
 }
 
 

@@ -23,7 +23,7 @@ export interface Uploads {
 /** One upload of a build: a local file or folder and the `remotePath` its `CopyToRemote` is given. */
 export interface UploadSpec {
     kind: "file" | "folder";
-    /** Local path (the tarball's is only known once its command ran: empty here). */
+    /** Local path. */
     source: string;
     remotePath: string;
 }
@@ -33,9 +33,13 @@ export interface UploadSpec {
  * `arch-ami build-local`'s staging (src/local/build.ts) are both made from this, so a local build gets
  * exactly the files the builder gets.
  */
-export function uploadSpecs(scriptsDir: string, localPackages: string[]): { tarball: UploadSpec; scripts: UploadSpec; packages: UploadSpec[] } {
+export function uploadSpecs(
+    scriptsDir: string,
+    localPackages: string[],
+): { tarball: Omit<UploadSpec, "source">; scripts: UploadSpec; packages: UploadSpec[] } {
     return {
-        tarball: { kind: "file", source: "", remotePath: REMOTE.tarball },
+        // No source: the tarball's path is only known once its command ran (each caller supplies it).
+        tarball: { kind: "file", remotePath: REMOTE.tarball },
         scripts: { kind: "folder", source: scriptsDir, remotePath: REMOTE.uploadDir },
         packages: localPackages.map((p) => ({ kind: "file", source: p, remotePath: localPackageRemotePath(p) })),
     };

@@ -2,7 +2,7 @@
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { BASE_ARGS, byName, capturedByTypeName, captureOptions, installMocks, optionsByName, registered, settle, unwrapSecret, value } from "./harness";
+import { BASE_ARGS, byName, capturedByTypeName, captureOptions, installMocks, invokes, optionsByName, registered, settle, unwrapSecret, value } from "./harness";
 
 installMocks();
 
@@ -120,14 +120,15 @@ describe("ArchAmi graph", () => {
     });
 
     it("allows SSH only from sshIngressCidrs and opens egress", () => {
-        const sg = byName("arch-sg").inputs;
-        const ingress = sg.ingress as Record<string, unknown>[];
-        assert.equal(ingress.length, 1);
-        assert.deepEqual(ingress[0].cidrBlocks, ["203.0.113.7/32"]);
-        assert.equal(ingress[0].fromPort, 22);
-        assert.equal(ingress[0].toPort, 22);
-        assert.equal((sg.egress as unknown[]).length, 1);
-        assert.equal(sg.vpcId, "vpc-default");
+        assert.deepEqual(byName("arch-sg").inputs, {
+            description: "arch-ami builder: SSH from the deployer only",
+            vpcId: "vpc-default",
+            ingress: [{ description: "SSH from sshIngressCidrs", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.7/32"] }],
+            egress: [
+                { description: "package mirrors and AWS APIs", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] },
+            ],
+            tags: { team: "platform" },
+        });
     });
 
     it("launches the Debian builder with IMDSv2, an encrypted gp3 root and a secret user data holding the host key", () => {
@@ -145,6 +146,67 @@ describe("ArchAmi graph", () => {
         assert.match(String(ud), new RegExp(`ed25519_private: \\|\\n {4}-----BEGIN OPENSSH PRIVATE KEY-----\\n {4}PRIVATE-${b}-host-key`));
         assert.match(String(ud), new RegExp(`ed25519_public: ssh-ed25519 AAAAPUBLIC${b.replace("-", "")}hostkey`));
         assert.equal(i.userDataReplaceOnChange, undefined, "user data never changes within a build");
+    });
+
+    it("looks the builder's AMI up as the newest official Debian 13 amd64 image", () => {
+        // Debian's cloud team publishes from AWS account 136693071363 (https://wiki.debian.org/Cloud/AmazonEC2Image).
+        assert.deepEqual(invokes.filter((c) => c.token === "aws:ec2/getAmi:getAmi").map((c) => c.inputs), [
+            {
+                owners: ["136693071363"],
+                mostRecent: true,
+                filters: [
+                    { name: "name", values: ["debian-13-amd64-*"] },
+                    { name: "architecture", values: ["x86_64"] },
+                ],
+            },
+        ]);
+    });
+
+    it("gives the builder, its volume and the attachment exactly these inputs", () => {
+        const { userData, ...instance } = byName(`${b}-builder`).inputs;
+        assert.deepEqual(instance, {
+            ami: "ami-0debian13",
+            instanceType: "t3.small",
+            subnetId: "subnet-default-a",
+            vpcSecurityGroupIds: ["arch-sg-id"],
+            associatePublicIpAddress: true,
+            keyName: "arch-key-pair-kp",
+            // IMDSv2 only, one hop: a container on the builder cannot reach the instance's credentials.
+            metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
+            rootBlockDevice: { volumeType: "gp3", volumeSize: 8, encrypted: true, deleteOnTermination: true, tags: { team: "platform", "arch-ami:build-hash": hash } },
+            // "stop", not "terminate": the stopped builder keeps the build's volume attached until the build goes.
+            instanceInitiatedShutdownBehavior: "stop",
+            tags: { team: "platform", "arch-ami:build-hash": hash, Name: `${b}-builder` },
+        });
+        // cloud-init cc_ssh: ssh_deletekeys drops the image's keys, ssh_genkeytypes [] makes none, ssh_keys installs ours.
+        assert.equal(
+            unwrapSecret(userData)[0],
+            [
+                "#cloud-config",
+                `# arch-ami builder for build ${hash}`,
+                "ssh_deletekeys: true",
+                "ssh_genkeytypes: []",
+                "ssh_keys:",
+                "  ed25519_private: |",
+                "    -----BEGIN OPENSSH PRIVATE KEY-----",
+                `    PRIVATE-${b}-host-key`,
+                "    -----END OPENSSH PRIVATE KEY-----",
+                `  ed25519_public: ssh-ed25519 AAAAPUBLIC${b.replace("-", "")}hostkey`,
+                "",
+            ].join("\n"),
+        );
+        assert.deepEqual(byName(`${b}-volume`).inputs, { availabilityZone: "us-east-1a", size: 8, type: "gp3", tags: { team: "platform", "arch-ami:build-hash": hash, Name: `${b}-volume` } });
+        const { volumeId, ...attachment } = byName(`${b}-attachment`).inputs;
+        assert.match(String(volumeId), /^vol-[0-9a-f]{17}$/);
+        // Stop before detaching: a detach from a running instance can leave the file system half-written.
+        assert.deepEqual(attachment, { deviceName: "/dev/sdf", instanceId: `${b}-builder-id`, stopInstanceBeforeDetaching: true });
+    });
+
+    it("makes every key ED25519 and imports the client key without the trailing newline", () => {
+        const keys = registered.filter((x) => x.type === "tls:index/privateKey:PrivateKey");
+        assert.equal(keys.length, 3);
+        for (const k of keys) assert.deepEqual(k.inputs, { algorithm: "ED25519" }, k.name);
+        assert.deepEqual(byName("arch-key-pair").inputs, { publicKey: "ssh-ed25519 AAAAPUBLICarchsshkey", tags: { team: "platform" } });
     });
 
     it("attaches a volume of volumeSize in the builder's availability zone", () => {
@@ -218,7 +280,18 @@ describe("ArchAmi graph", () => {
             [`${v}-instance`]: ["associatePublicIpAddress", "instanceType", "subnetId", "tags", "vpcSecurityGroupIds"],
         });
         assert.equal(optionsByName.get(`${b}-attachment`)?.deleteBeforeReplace, true, "detach before attaching a replacement (VolumeInUse)");
-        assert.deepEqual(optionsByName.get(`${b}-snapshot`)?.customTimeouts, { create: "90m", delete: "30m" });
+        const timeouts = Object.fromEntries([...optionsByName].filter(([, o]) => o.customTimeouts).map(([n, o]) => [n, o.customTimeouts]));
+        assert.deepEqual(timeouts, {
+            [`${b}-tarball`]: { create: "30m" },
+            [`${b}-upload-tarball`]: { create: "20m" },
+            [`${b}-upload-scripts`]: { create: "20m" },
+            [`${b}-provision`]: { create: "60m" },
+            [`${b}-snapshot`]: { create: "90m", delete: "30m" },
+            [`${b}-builder-stopped`]: { create: "15m", update: "15m" },
+            [`${r}-ami`]: { create: "60m", delete: "30m" },
+            [`${v}-instance`]: { create: "15m", delete: "20m" },
+            [`${v}-check`]: { create: "30m" },
+        });
     });
 
     it("checks the AMI on a fresh test instance that terminates itself after a passed check, re-running whenever the instance is new", () => {
@@ -281,5 +354,44 @@ describe("retainImages", () => {
         const kr = registered.find((x) => x.type === "arch-ami:index:ArchAmiImage" && x.name.startsWith("keep-"))!.name;
         const retained = [...capturedByTypeName.entries()].filter(([k, c]) => k.includes("::keep") && c.retainOnDelete).map(([k]) => k.split("::")[1]).sort();
         assert.deepEqual(retained, [`${kr}-ami`, `${kb}-snapshot`].sort());
+    });
+});
+
+describe("an explicit AWS provider", () => {
+    it("reaches every AWS data source and resource of the component, the default-subnet lookup included", async () => {
+        const aws = await import("@pulumi/aws");
+        const { ArchAmi } = await import("../../src");
+        const before = invokes.length;
+        const eu = new aws.Provider("eu", { region: "eu-west-1" });
+        const prov = new ArchAmi("prov", BASE_ARGS, { providers: { aws: eu } });
+        await value(prov.amiId);
+        await settle();
+        const calls = invokes.slice(before).filter((c) => c.token.startsWith("aws:"));
+        // A data source called without the component's provider would ask the default provider (another region or account).
+        const lookups = calls.filter((c) => /getVpc:|getSubnet:|getAvailabilityZones:|getAmi:/.test(c.token));
+        assert.deepEqual(lookups.map((c) => [c.token, c.inputs]).sort(), [
+            ["aws:ec2/getAmi:getAmi", { owners: ["136693071363"], mostRecent: true, filters: [{ name: "name", values: ["debian-13-amd64-*"] }, { name: "architecture", values: ["x86_64"] }] }],
+            ["aws:ec2/getSubnet:getSubnet", { vpcId: "vpc-default", defaultForAz: true, availabilityZone: "us-east-1a" }],
+            ["aws:ec2/getVpc:getVpc", { default: true }],
+            ["aws:index/getAvailabilityZones:getAvailabilityZones", { state: "available" }],
+        ].sort());
+        for (const c of calls) assert.match(String(c.provider), /::eu-id$/, `${c.token} uses the component's provider`);
+        const resources = registered.filter((x) => x.type.startsWith("aws:") && /^prov-/.test(x.name));
+        assert.ok(resources.length >= 6, resources.map((x) => x.name).join(", "));
+        for (const x of resources) assert.match(String(x.provider), /::eu-id$/, `${x.name} uses the component's provider`);
+    });
+
+    it("looks a given subnet up by its id and splits IPv4 from IPv6 ingress", async () => {
+        const { ArchAmi } = await import("../../src");
+        const before = invokes.length;
+        const s = new ArchAmi("givensubnet", { ...BASE_ARGS, subnetId: "subnet-given-1", sshIngressCidrs: ["2001:db8::7/128", "203.0.113.7/32", "2001:db8:1::/64"] });
+        await value(s.amiId);
+        await settle();
+        const calls = invokes.slice(before).filter((c) => /getVpc:|getSubnet:|getAvailabilityZones:/.test(c.token));
+        assert.deepEqual(calls.map((c) => [c.token, c.inputs]), [["aws:ec2/getSubnet:getSubnet", { id: "subnet-given-1" }]]);
+        // IPv4 and IPv6 ranges go to their own lists (the EC2 API refuses an IPv6 range in cidrBlocks).
+        assert.deepEqual(byName("givensubnet-sg").inputs.ingress, [
+            { description: "SSH from sshIngressCidrs", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.7/32"], ipv6CidrBlocks: ["2001:db8::7/128", "2001:db8:1::/64"] },
+        ]);
     });
 });

@@ -12,6 +12,8 @@ export interface Registered {
     /** The URN the real engine gives this resource (`engineUrn`), not the mock monitor's. */
     urn?: string;
     opts?: Record<string, unknown>;
+    /** The provider reference (`<urn>::<id>`) the resource was registered with, if one was given. */
+    provider?: string;
 }
 
 /** Options the lifecycle tests compare, as the engine receives them. */
@@ -68,6 +70,8 @@ export interface MockOptions {
 }
 
 export const registered: Registered[] = [];
+/** Every data source call (invoke) the program made, in order: its token, arguments and provider reference. */
+export const invokes: { token: string; inputs: Record<string, unknown>; provider?: string }[] = [];
 
 /** Commercial regions enabled in every account (no opt-in), as DescribeRegions lists them. */
 export const ENABLED_REGIONS = [
@@ -125,7 +129,13 @@ export function installMocks(o: MockOptions = {}): void {
     pulumi.runtime.setMocks(
         {
             newResource: async (args: pulumi.runtime.MockResourceArgs) => {
-                const r: Registered = { type: args.type, name: args.name, inputs: args.inputs, urn: capturedByTypeName.get(`${args.type}::${args.name}`)?.urn };
+                const r: Registered = {
+                    type: args.type,
+                    name: args.name,
+                    inputs: args.inputs,
+                    urn: capturedByTypeName.get(`${args.type}::${args.name}`)?.urn,
+                    provider: args.provider,
+                };
                 registered.push(r);
                 const delay = o.delayMs?.(args.type) ?? 0;
                 o.onEvent?.("start", r, Date.now() - start);
@@ -140,6 +150,7 @@ export function installMocks(o: MockOptions = {}): void {
                 return created;
             },
             call: (args: pulumi.runtime.MockCallArgs) => {
+                invokes.push({ token: args.token, inputs: args.inputs, provider: args.provider });
                 switch (args.token) {
                     case "aws:ec2/getAmi:getAmi":
                         return { id: "ami-0debian13", name: "debian-13-amd64-20261101-1" };

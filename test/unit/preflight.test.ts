@@ -5,7 +5,7 @@
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { BASE_ARGS, MockOptions, installMocks, registered, settle, unwrapSecret, value } from "./harness";
+import { BASE_ARGS, ENABLED_REGIONS, MockOptions, installMocks, registered, settle, unwrapSecret, value } from "./harness";
 import { ArchAmiArgs } from "../../src/args";
 
 // The home region is what the provider reports (the mocks answer us-east-1); the static check is not used here.
@@ -30,6 +30,8 @@ const COMPONENTS = ["arch-ami:index:ArchAmi", "arch-ami:index:ArchAmiBuild", "ar
 const CMK = "arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
 /** The ARN of an account's aws/ebs key: a key ARN like any other, only DescribeKey tells it is AWS-managed. */
 const AWS_EBS_ARN = "arn:aws:kms:us-east-1:111122223333:key/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+const KEY_FIX =
+    "Set encryption.kmsKeyId to a customer managed key in the home region and grant the shared accounts kms:DescribeKey, kms:CreateGrant, kms:Decrypt, kms:ReEncrypt* and kms:GenerateDataKey* on it";
 const EU_CMK = "arn:aws:kms:eu-central-1:111122223333:key/1f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
 
 /** The rejection of an Output (Output.promise is what the SDK awaits too). */
@@ -42,15 +44,63 @@ async function rejection(o: pulumi.Output<unknown>): Promise<Error> {
     assert.fail("the output resolved: nothing was refused");
 }
 
-const refusals: [string, MockOptions, ArchAmiArgs, string, RegExp][] = [
-    ["public sharing with EBS encryption by default", { encryptedByDefault: true }, { sharing: { public: true, acknowledgePublic: true } }, "sharing.public", /encryption by default is enabled in us-east-1.*encrypted AMIs public/],
-    ["account sharing under the AWS-managed default key", { encryptedByDefault: true }, { sharing: { accountIds: ["444455556666"] } }, "encryption.kmsKeyId", /AWS-managed key alias\/aws\/ebs.*Set encryption\.kmsKeyId to a customer managed key/],
-    ["organization sharing with encryption and no kmsKeyId", {}, { encryption: {}, sharing: { organizationArns: ["arn:aws:organizations::111122223333:organization/o-abcdefghij"] } }, "encryption.kmsKeyId", /AWS-managed key alias\/aws\/ebs/],
-    ["OU sharing under an explicit key ARN that is aws/ebs", { awsManagedKeys: [AWS_EBS_ARN] }, { encryption: { kmsKeyId: AWS_EBS_ARN }, sharing: { organizationalUnitArns: ["arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-abcd-12345678"] } }, "encryption.kmsKeyId", /AWS-managed key arn:aws:kms:us-east-1:111122223333:key\/9a8b/],
-    ["a copy without a key of an image encrypted by default and shared", { encryptedByDefault: true, defaultKmsKey: CMK }, { regions: [{ region: "eu-central-1" }], sharing: { accountIds: ["444455556666"] } }, "regions[0].kmsKeyId", /customer managed key in eu-central-1/],
-    ["a region the partition does not have", {}, { regions: [{ region: "mars-north-1" }] }, "regions[0].region", /"mars-north-1" is not a region enabled for this account \(enabled: ap-northeast-1, .*us-west-2\)/],
-    ["an opt-in region not enabled", {}, { regions: [{ region: "eu-central-1" }, { region: "ap-east-1" }] }, "regions[1].region", /"ap-east-1" is not a region enabled .*aws account enable-region/],
-    ["the home region as a copy", {}, { regions: [{ region: "us-east-1" }] }, "regions[0].region", /"us-east-1" is the home region/],
+/** Each refusal: what, the mocks' answers, the arguments, the argument named, and the message after "cannot work in this account: ". */
+const refusals: [string, MockOptions, ArchAmiArgs, string, string][] = [
+    [
+        "public sharing with EBS encryption by default",
+        { encryptedByDefault: true },
+        { sharing: { public: true, acknowledgePublic: true } },
+        "sharing.public",
+        "EBS encryption by default is enabled in us-east-1, so the snapshot and the AMI are encrypted, and AWS does not make encrypted AMIs public. " +
+            "Share with accounts or organizations under a customer managed key (encryption.kmsKeyId) instead, or build in a region without encryption by default",
+    ],
+    [
+        "account sharing under the AWS-managed default key",
+        { encryptedByDefault: true },
+        { sharing: { accountIds: ["444455556666"] } },
+        "encryption.kmsKeyId",
+        `the snapshot would be encrypted with the AWS-managed key alias/aws/ebs, which AWS does not let the accounts, organizations or OUs in "sharing" use. ${KEY_FIX}`,
+    ],
+    [
+        "organization sharing with encryption and no kmsKeyId",
+        {},
+        { encryption: {}, sharing: { organizationArns: ["arn:aws:organizations::111122223333:organization/o-abcdefghij"] } },
+        "encryption.kmsKeyId",
+        `the snapshot would be encrypted with the AWS-managed key alias/aws/ebs, which AWS does not let the accounts, organizations or OUs in "sharing" use. ${KEY_FIX}`,
+    ],
+    [
+        "OU sharing under an explicit key ARN that is aws/ebs",
+        { awsManagedKeys: [AWS_EBS_ARN] },
+        { encryption: { kmsKeyId: AWS_EBS_ARN }, sharing: { organizationalUnitArns: ["arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-abcd-12345678"] } },
+        "encryption.kmsKeyId",
+        `the snapshot would be encrypted with the AWS-managed key ${AWS_EBS_ARN}, which AWS does not let the accounts, organizations or OUs in "sharing" use. ${KEY_FIX}`,
+    ],
+    [
+        "a copy without a key of an image encrypted by default and shared",
+        { encryptedByDefault: true, defaultKmsKey: CMK },
+        { regions: [{ region: "eu-central-1" }], sharing: { accountIds: ["444455556666"] } },
+        "regions[0].kmsKeyId",
+        "the image is encrypted (EBS encryption by default in us-east-1), so the copy in eu-central-1 is encrypted with that region's aws/ebs key, which cannot be shared. " +
+            "Set regions[0].kmsKeyId to a customer managed key in eu-central-1",
+    ],
+    [
+        "a region the partition does not have",
+        // DescribeRegions answers in no promised order; the message lists them sorted.
+        { enabledRegions: ["us-west-2", "eu-west-1", "us-east-1"] },
+        { regions: [{ region: "mars-north-1" }] },
+        "regions[0].region",
+        '"mars-north-1" is not a region enabled for this account (enabled: eu-west-1, us-east-1, us-west-2). ' +
+            "Fix the name, or enable the opt-in region (aws account enable-region) before copying to it",
+    ],
+    [
+        "an opt-in region not enabled",
+        {},
+        { regions: [{ region: "eu-central-1" }, { region: "ap-east-1" }] },
+        "regions[1].region",
+        `"ap-east-1" is not a region enabled for this account (enabled: ${ENABLED_REGIONS.join(", ")}). ` +
+            "Fix the name, or enable the opt-in region (aws account enable-region) before copying to it",
+    ],
+    ["the home region as a copy", {}, { regions: [{ region: "us-east-1" }] }, "regions[0].region", '"us-east-1" is the home region, where the AMI itself is registered. Remove it from regions'],
 ];
 
 describe("preflight refusals: before anything is created", () => {
@@ -64,9 +114,9 @@ describe("preflight refusals: before anything is created", () => {
             const arch = new ArchAmi(n, { ...BASE_ARGS, ...args });
             const e = await rejection(arch.amiId);
             assert.ok(pulumi.ResourceError.isInstance(e), `a pulumi.ResourceError: ${e}`);
-            assert.match(e.message, new RegExp(`ArchAmi "${n}": argument "${arg.replace(/[[\].]/g, "\\$&")}" cannot work in this account: `));
-            assert.match(e.message, message);
-            assert.match(e.message, /\(nothing was created\)\.$/);
+            // The SDK prefixes the path of the output the rejection travelled through (error serializing property …).
+            assert.equal(e.message.replace(/^(error serializing property "\w+": )+/, ""), `ArchAmi "${n}": argument "${arg}" cannot work in this account: ${message} (nothing was created).`);
+            assert.equal((e as pulumi.ResourceError).hideStack, true, "the CLI prints the message without our stack");
             await settle();
             const created = registered.slice(before).filter((r) => !COMPONENTS.includes(r.type));
             assert.deepEqual(created.map((r) => `${r.type} ${r.name}`), [], "nothing but component resources is registered");
