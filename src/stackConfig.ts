@@ -2,12 +2,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { ArchAmiArgs } from "./args";
 import { ARGUMENT_KINDS } from "./argSpec";
 
-/** Whether a config key was set with --secret (the SDK's own check, else the variable it reads). */
+/**
+ * Whether a config key was set with --secret: the SDK's own check (@pulumi/pulumi runtime/config.ts
+ * isConfigSecret, marked internal, so not in its typings), which reads the keys the CLI passes in
+ * PULUMI_CONFIG_SECRET_KEYS.
+ */
 function isSecret(key: string): boolean {
-    const sdk = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
-    if (sdk) return sdk(key);
-    const keys: unknown = JSON.parse(process.env.PULUMI_CONFIG_SECRET_KEYS || "[]");
-    return Array.isArray(keys) && keys.includes(key);
+    return (pulumi.runtime as unknown as { isConfigSecret(k: string): boolean }).isConfigSecret(key);
 }
 
 /**

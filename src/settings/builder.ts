@@ -9,10 +9,11 @@ const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
 
 /** True when `cidr` is an IPv4 or IPv6 network in CIDR notation. */
 export function isCidr(cidr: string): boolean {
-    const [addr, bits, ...rest] = cidr.split("/");
-    if (rest.length > 0 || bits === undefined || !/^\d{1,3}$/.test(bits)) {
+    const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
+    if (!m) {
         return false;
     }
+    const [, addr, bits] = m;
     const kind = net.isIP(addr);
     return (kind === 4 && +bits <= 32) || (kind === 6 && +bits <= 128);
 }

@@ -52,11 +52,40 @@ const cases: [string, Record<string, unknown>, RegExp][] = [
     ["bootstrapDate", { bootstrapDate: "2026-11-01" }, /"latest" or a release date/],
     ["bootstrapSha256", { bootstrapSha256: "abc" }, /64 hexadecimal digits/],
     ["instanceType", { instanceType: "t3" }, /EC2 instance type/],
+    ["instanceType", { instanceType: "9t3.small" }, /EC2 instance type/],
+    ["instanceType", { instanceType: "t3.small " }, /EC2 instance type/],
     ["description", { description: "d".repeat(256) }, /at most 255/],
     // A private builder is never reached from the deployer's public address: the default cannot apply.
     ["sshIngressCidrs", { associatePublicIp: false, sshIngressCidrs: undefined }, /with associatePublicIp false the default .* can never be/],
     ["retainImages", { retainImages: "yes" }, /true or false/],
 ];
+
+describe("isCidr", () => {
+    it("takes an IPv4 or IPv6 address, one slash and a prefix length that fits it", async () => {
+        const { isCidr } = await import("../../src/settings/builder");
+        const accepted = ["0.0.0.0/0", "203.0.113.7/32", "10.0.0.0/8", "10.0.0.0/16", "2001:db8::/64", "::/0", "2001:db8::7/128", "::ffff:1.2.3.4/100"];
+        const refused = [
+            "10.0.0.1", // no prefix length
+            "10.0.0.0/", // an empty one
+            "10.0.0.0/8/16", // two
+            "/10.0.0.0/8", // before the address
+            "10.0.0.0/8x",
+            "10.0.0.0/x8",
+            "10.0.0.0/ 8",
+            "10.0.0.0/8.0",
+            "10.0.0.0/0x8",
+            "10.0.0.0/0008",
+            "10.0.0.0/33",
+            "1.2.3.4/64", // an IPv6 length on an IPv4 address
+            "2001:db8::/129",
+            "300.1.1.1/32",
+            "foo/8",
+            "/8",
+        ];
+        for (const c of accepted) assert.equal(isCidr(c), true, c);
+        for (const c of refused) assert.equal(isCidr(c), false, c);
+    });
+});
 
 describe("argument validation", () => {
     for (const [arg, bad, accepted] of cases) {
