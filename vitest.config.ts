@@ -24,8 +24,7 @@ export default defineConfig({
     resolve: { alias: { "node:test": path.resolve(__dirname, "test/mutation/node-test-shim.ts") } },
     test: {
         include: ["test/unit/*.test.ts"],
-        // localBoot: its tests set $HOME for os.homedir(), which a worker thread (Stryker runs Vitest in threads) does not see.
-        exclude: ["test/unit/{cli,package,build-tarball,release-pins,examples,args,schema,determinism,lifecycle,localBoot}.test.ts"],
+        exclude: ["test/unit/{cli,package,build-tarball,release-pins,examples,args,schema,determinism,lifecycle}.test.ts"],
         // One worker for every file, each file's own modules and Pulumi state restored by the setup file.
         isolate: false,
         setupFiles: ["test/mutation/vitest-setup.ts"],

@@ -140,7 +140,10 @@ export function parseArgs(argv: string[]): BootLocalOptions | "help" {
     return { ...o, image: images[0] };
 }
 
-/** The home folder of the user who ran the command: SUDO_USER's under sudo. */
+/**
+ * The home folder of the user who ran the command: SUDO_USER's under sudo, else $HOME, else the account's
+ * (what os.homedir() does on POSIX, but read from process.env, which a worker thread has its own copy of).
+ */
 export function invokingHome(): string {
     const user = process.env.SUDO_USER;
     if (user && user !== "root") {
@@ -148,7 +151,7 @@ export function invokingHome(): string {
         const home = entry.split(":")[5];
         if (home) return home;
     }
-    return os.homedir();
+    return process.env.HOME || os.homedir();
 }
 
 /** The key pair the instance is launched with. */
