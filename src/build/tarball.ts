@@ -17,7 +17,8 @@ export interface TarballInfo {
 
 /** Parses build-tarball.sh's last output line: `{"path": …, "sha256": …, "date": …}`. */
 export function parseTarballInfo(stdout: string): TarballInfo {
-    const last = stdout.trim().split("\n").pop() ?? "";
+    const lines = stdout.trim().split("\n");
+    const last = lines[lines.length - 1];
     const info = JSON.parse(last) as TarballInfo;
     if (typeof info.path !== "string" || !/^[0-9a-f]{64}$/.test(info.sha256) || typeof info.date !== "string") {
         throw new Error(`arch-ami: build-tarball.sh printed an unexpected last line: ${last}`);

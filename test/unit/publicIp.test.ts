@@ -57,24 +57,25 @@ describe("SSH ingress detection", () => {
     });
 
     it("takes only a whole dotted-quad IPv4 answer, each part at most 255", async () => {
-        const { detectPublicIpv4Cidr } = await import("../../src/publicIp");
+        const { detectPublicIpv4Cidr, ipv4Cidr } = await import("../../src/publicIp");
         const answers: [string, string | undefined][] = [
-            ["198.51.100.23\n", "198.51.100.23/32"],
+            ["198.51.100.23", "198.51.100.23/32"],
             ["255.255.255.255", "255.255.255.255/32"],
             ["198.51.100.256", undefined],
             ["256.1.1.1", undefined],
             ["x198.51.100.23", undefined],
             ["198.51.100.23x", undefined],
             ["198.51.100", undefined],
+            ["2001:db8::1", undefined],
             // Each part is a number at most 255 here: only the pattern's anchors refuse them.
             ["1.2.3.4.5", undefined],
             ["-1.2.3.4", undefined],
             ["1.2.3.4e0", undefined],
-            ["2001:db8::1", undefined],
         ];
-        // One service that answers with the path it is asked for.
+        for (const [answer, cidr] of answers) assert.equal(ipv4Cidr(answer), cidr, JSON.stringify(answer));
+        // Through the service: the answer's surrounding white space is dropped, a bad answer is no address.
         const echo = (await serve("", 0, true)).replace(/\/$/, "");
-        for (const [answer, cidr] of answers) {
+        for (const [answer, cidr] of [["198.51.100.23\n", "198.51.100.23/32"], ["1.2.3.4.5", undefined]] as const) {
             process.env.ARCH_AMI_PUBLIC_IP_URL = `${echo}/${encodeURIComponent(answer)}`;
             assert.equal(detectPublicIpv4Cidr(), cidr, JSON.stringify(answer));
         }

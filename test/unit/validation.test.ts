@@ -87,6 +87,28 @@ describe("isCidr", () => {
     });
 });
 
+describe("resolveBuilder", () => {
+    const message = (arg: string, got: string, expected: string) =>
+        `ArchAmi "arch": argument "${arg}" is invalid: got ${got}; expected ${expected}. Fix "${arg}" and run again (nothing was created).`;
+    it("names the builder's argument and what it takes, exactly", async () => {
+        const { resolveBuilder } = await import("../../src/settings/builder");
+        const refused: [Record<string, unknown>, string][] = [
+            [{ associatePublicIp: "yes", sshIngressCidrs: ["10.0.0.0/8"] }, message("associatePublicIp", '"yes"', "true or false")],
+            [{ sshIngressCidrs: "10.0.0.0/8" }, message("sshIngressCidrs", '"10.0.0.0/8"', "a list of strings")],
+            [
+                { associatePublicIp: false },
+                message(
+                    "sshIngressCidrs",
+                    "undefined",
+                    "the CIDRs the builder's private address is reached from (VPN, Direct Connect, a bastion's subnet), e.g. " +
+                        '["10.0.0.0/16"]: with associatePublicIp false the default (this machine\'s public IPv4) can never be where the connection comes from',
+                ),
+            ],
+        ];
+        for (const [args, m] of refused) assert.throws(() => resolveBuilder("arch", args), (e: Error) => e.message === m, JSON.stringify(args));
+    });
+});
+
 describe("argument validation", () => {
     for (const [arg, bad, accepted] of cases) {
         it(`rejects ${arg} = ${JSON.stringify(Object.values(bad)[0]).slice(0, 40)} before registering anything`, async () => {
