@@ -3,6 +3,9 @@
 // working folder and arguments) and plays the program as the FAKE_* variables of the environment say. What
 // src/local spawns by name (ip, qemu-system-x86_64, qemu-img, ssh, ssh-keyscan, bash) then runs here, in
 // milliseconds, without root, KVM, network namespaces or a VM. `ip netns exec NS CMD…` runs CMD's part.
+// A guest that powers itself off when the test says so: QEMU with FAKE_QEMU_UNTIL=FILE runs until FILE exists
+// (30 s at most) and exits FAKE_QEMU_EXIT; ssh with FAKE_SSH_POWEROFF=FILE makes FILE after its command, as
+// verify.sh's power-off does.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -50,6 +53,10 @@ qemu-system-x86_64)
     stdio) printf "$FAKE_SERIAL" ;;
     esac
     if [ -n "$FAKE_QEMU_STDERR" ]; then printf '%s' "$FAKE_QEMU_STDERR" >&2; fi
+    if [ -n "$FAKE_QEMU_UNTIL" ]; then
+        n=0; while [ ! -e "$FAKE_QEMU_UNTIL" ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n + 1)); done
+        exit "\${FAKE_QEMU_EXIT:-0}"
+    fi
     if [ -n "$FAKE_QEMU_RUN" ]; then exec sleep "$FAKE_QEMU_RUN"; fi
     if [ -n "$FAKE_QEMU_SLEEP" ]; then sleep "$FAKE_QEMU_SLEEP"; fi
     exit "\${FAKE_QEMU_EXIT:-0}" ;;
@@ -62,6 +69,7 @@ ssh)
     if [ -n "$FAKE_SSH_RUN" ]; then exec sleep "$FAKE_SSH_RUN"; fi
     printf '%s' "$FAKE_SSH_STDOUT"
     printf '%s' "$FAKE_SSH_STDERR" >&2
+    if [ -n "$FAKE_SSH_POWEROFF" ]; then : > "$FAKE_SSH_POWEROFF"; fi
     exit "\${FAKE_SSH_STATUS:-0}" ;;
 ssh-keyscan)
     if [ -n "$FAKE_FAILS" ] && [ -s "$FAKE_FAILS" ]; then

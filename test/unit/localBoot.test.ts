@@ -284,6 +284,12 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
         fs.rmSync(tmp, { recursive: true, force: true });
     });
     const run = (argv: string[], onLine?: (s: string) => void) => captureStdout(["boot-local: ", "\n  ssh -p ", "usage: ", "verify output"], () => main(argv), onLine);
+    let offs = 0;
+    /** A guest that powers itself off when the test says so: the fake QEMU runs until `file` exists (FAKE_QEMU_UNTIL); `onLine` makes it once boot-local says the instance is up. */
+    const poweredOff = () => {
+        const file = path.join(tmp, `power-off-${++offs}`);
+        return { env: { FAKE_QEMU_UNTIL: file }, file, onLine: (l: string) => l.startsWith("boot-local: Ctrl-C") && fs.writeFileSync(file, "") };
+    };
     const accel = kvmUsable() ? "KVM" : "TCG (no usable /dev/kvm: emulated, slow)";
     /** Calls the handlers main() added for SIGINT, as a Ctrl-C would (without a signal). */
     const ctrlC = (known: NodeJS.SignalsListener[], after?: string) => () => {
@@ -324,9 +330,10 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
     it("foreground: the instance described, the ssh command printed, the guest's power-off ends it; everything removed", async () => {
         fake.reset();
         const copy = path.join(tmp, "overlay-seen.qcow2");
-        fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ssh-ed25519 AAAA\\n", FAKE_QEMU_SLEEP: "1.5", FAKE_QEMU_EXIT: "0", FAKE_DISK_COPY: copy });
+        const off = poweredOff();
+        fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ssh-ed25519 AAAA\\n", ...off.env, FAKE_QEMU_EXIT: "0", FAKE_DISK_COPY: copy });
         const port = await freePort();
-        const [code, out] = await run(["--firmware", "bios", "--ssh-port", String(port), image]);
+        const [code, out] = await run(["--firmware", "bios", "--ssh-port", String(port), image], off.onLine);
         assert.equal(code, 0);
         const id = /instance (i-[0-9a-f]{17}):/.exec(out[1])![1];
         const work = path.dirname(/metadata requests: (\S+);/.exec(out[2])![1]);
@@ -400,10 +407,11 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
         const pub = path.join(tmp, "k.pub");
         fs.writeFileSync(pub, `${KEY}\n`);
         fs.writeFileSync(path.join(tmp, "k"), "private");
-        fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ecdsa-sha2-nistp256 AAAA\\n", FAKE_QEMU_SLEEP: "1.5", FAKE_QEMU_EXIT: "3" });
+        const off = poweredOff();
+        fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ecdsa-sha2-nistp256 AAAA\\n", ...off.env, FAKE_QEMU_EXIT: "3" });
         const port = await freePort();
         const uefi = findOvmf() !== undefined;
-        const [code, out] = await run([...(uefi ? [] : ["--firmware", "bios"]), "--ssh-key", pub, "--ssh-port", String(port), image]);
+        const [code, out] = await run([...(uefi ? [] : ["--firmware", "bios"]), "--ssh-key", pub, "--ssh-port", String(port), image], off.onLine);
         assert.equal(code, 0);
         if (uefi) assert.match(out[1], /: UEFI \(OVMF\), disk on nvme, /, "no record, no --firmware: UEFI");
         assert.match(out[1], new RegExp(`; key pair k \\(${pub}\\)\n$`));
@@ -411,14 +419,15 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
         assert.equal(out[out.length - 1], "boot-local: the guest powered off (QEMU exit 3); removing the instance\n");
 
         fake.reset();
-        fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ssh-ed25519 AAAA\\n", FAKE_QEMU_SLEEP: "1.5", FAKE_QEMU_EXIT: "0" });
+        const off2 = poweredOff();
+        fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ssh-ed25519 AAAA\\n", ...off2.env, FAKE_QEMU_EXIT: "0" });
         process.env.HOME = path.join(tmp, "no-keys");
         const qcow2 = path.join(tmp, "exact.qcow2");
         execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", qcow2, "1G"]);
         const copy = path.join(tmp, "overlay-seen3.qcow2");
         fake.set({ FAKE_DISK_COPY: copy });
         try {
-            const [, out2] = await run(["--firmware", "bios", "--disk-size", "1", "--ssh-port", String(await freePort()), qcow2]);
+            const [, out2] = await run(["--firmware", "bios", "--disk-size", "1", "--ssh-port", String(await freePort()), qcow2], off2.onLine);
             assert.equal(out2[0], `boot-local: image ${qcow2} (qcow2; no image record: the component's defaults), default user arch\n`);
             assert.match(out2[1], /, disk on nvme, 1 GiB, /, "a disk as large as the image is enough");
             const info = JSON.parse(execFileSync("qemu-img", ["info", "--output=json", copy], { encoding: "utf8" })) as Record<string, unknown>;
@@ -435,7 +444,8 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
 
     it("--verify: verify.sh as the AWS check runs it, as the default user with a key of its own; its status, or 0 after the power-off", async () => {
         fake.reset();
-        fake.set({ FAKE_QEMU_SLEEP: "1.5", FAKE_QEMU_EXIT: "0", FAKE_SSH_STATUS: "0", FAKE_SSH_STDOUT: "verify output" });
+        const off = poweredOff();
+        fake.set({ ...off.env, FAKE_SSH_POWEROFF: off.file, FAKE_QEMU_EXIT: "0", FAKE_SSH_STATUS: "0", FAKE_SSH_STDOUT: "verify output" });
         const port = await freePort();
         let relayed: Promise<string> | undefined;
         const [code, out] = await run(["--firmware", "bios", "--verify", "--ssh-port", String(port), image], (l) => {
