@@ -5,7 +5,56 @@
 // SDK's runtime state dropped (it lives on globalThis: @pulumi/pulumi runtime/state.ts, getStore() creates
 // `global.globalStore` when absent, and setStackResource also sets `globalThis.stackResource`), and
 // the environment as it was when the worker started.
-import { vi } from "vitest";
+//
+// Under Stryker it also makes coverage per test where Stryker would call it static. What Stryker's rules are
+// (read in @stryker-mutator/instrumenter util/syntax-helpers.js, stryCov_9fa48: a hit while
+// `__stryker__.currentTestId` is unset counts in `mutantCoverage.static`; vitest-runner stryker-setup.js: the
+// id is set in a beforeEach, and in a mutant run the mutant is activated in a beforeAll unless the run is
+// "static"; core mutants/mutant-test-planner.js planMutant: a mutant with any static hit runs every test of the
+// suite): a hit while a file's modules load, in a describe body or in a before/after hook is static. Here each
+// file loads our modules afresh, so such a hit can only change that file's tests. So:
+//  - dry run: the static hits made while this file ran are moved to every test of this file (an afterAll, which
+//    runs after the file's own after hooks);
+//  - mutant run: the mutant is active from here on, before the file imports anything, so module-level code
+//    (a constant, a table) sees it in the tests that then run.
+// The objects are changed in place: each instrumented module keeps the `mutantCoverage` it first saw.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, beforeEach, inject, vi } from "vitest";
+
+type Hits = Record<string, number>;
+interface StrykerNamespace {
+    activeMutant?: string;
+    currentTestId?: string;
+    mutantCoverage?: { static: Hits; perTest: Record<string, Hits> };
+}
+const provided = inject as unknown as (key: string) => unknown;
+const namespace = provided("globalNamespace") as string | undefined;
+if (namespace !== undefined) {
+    const ns = ((globalThis as unknown as Record<string, StrykerNamespace>)[namespace] ??= {});
+    if (provided("mode") === "mutant") {
+        ns.activeMutant = provided("activeMutant") as string;
+    } else {
+        const cov = (ns.mutantCoverage ??= { static: {}, perTest: {} });
+        const before: Hits = { ...cov.static };
+        const tests = new Set<string>();
+        beforeEach(() => {
+            if (ns.currentTestId !== undefined) tests.add(ns.currentTestId);
+        });
+        afterAll(() => {
+            for (const [id, hits] of Object.entries(cov.static)) {
+                const added = hits - (before[id] ?? 0);
+                if (added <= 0 || tests.size === 0) continue;
+                for (const t of tests) {
+                    const perTest = (cov.perTest[t] ??= {});
+                    perTest[id] = (perTest[id] ?? 0) + added;
+                }
+                if (before[id] === undefined) delete cov.static[id];
+                else cov.static[id] = before[id];
+            }
+        });
+    }
+}
 
 const g = globalThis as unknown as { globalStore?: unknown; stackResource?: unknown; archAmiInitialEnv?: NodeJS.ProcessEnv };
 g.archAmiInitialEnv ??= { ...process.env };
@@ -14,3 +63,17 @@ Object.assign(process.env, g.archAmiInitialEnv);
 delete g.globalStore;
 delete g.stackResource;
 vi.resetModules();
+beforeAll(loadSources);
+
+/**
+ * Evaluates every module of src/ before the file's tests (its first beforeAll), as a file that imports the component at its top
+ * does: many test files import it inside their first test (after installMocks), and a module-level hit made there
+ * would be credited to that one test only, so a mutated constant would never meet the file's other tests. The
+ * two entry scripts (cli.ts, imds-server.ts) run their main() when loaded and are left to the tests that spawn them.
+ */
+async function loadSources(): Promise<void> {
+    const src = path.resolve(__dirname, "../../src");
+    const entries = new Set(["local/cli.ts", "local/imds-server.ts"]);
+    const files = (fs.readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith(".ts") && !entries.has(f)).sort();
+    for (const f of files) await import(path.join(src, f));
+}
