@@ -20,7 +20,7 @@
 // The objects are changed in place: each instrumented module keeps the `mutantCoverage` it first saw.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { afterAll, beforeAll, beforeEach, inject, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, expect, inject, vi } from "vitest";
 
 type Hits = Record<string, number>;
 interface StrykerNamespace {
@@ -63,17 +63,26 @@ Object.assign(process.env, g.archAmiInitialEnv);
 delete g.globalStore;
 delete g.stackResource;
 vi.resetModules();
-beforeAll(loadSources);
+beforeAll(loadImportedSources);
 
 /**
- * Evaluates every module of src/ before the file's tests (its first beforeAll), as a file that imports the component at its top
- * does: many test files import it inside their first test (after installMocks), and a module-level hit made there
- * would be credited to that one test only, so a mutated constant would never meet the file's other tests. The
- * two entry scripts (cli.ts, imds-server.ts) run their main() when loaded and are left to the tests that spawn them.
+ * Evaluates, before the file's tests (its first beforeAll), each module of src/ (or the default program) that the
+ * test file imports, as a file that imports them at its top does: many test files import the component inside
+ * their first test (after installMocks), and a module-level hit made there would be credited to that one test
+ * only, so a mutated constant would never meet the file's other tests. Only what the file itself names is loaded
+ * (its `from "…"` and `import("…")` specifiers), so a module's constants are not credited to files that never
+ * use it. The two entry scripts (cli.ts, imds-server.ts) run their main() when loaded and are left to the tests
+ * that spawn them.
  */
-async function loadSources(): Promise<void> {
-    const src = path.resolve(__dirname, "../../src");
-    const entries = new Set(["local/cli.ts", "local/imds-server.ts"]);
-    const files = (fs.readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith(".ts") && !entries.has(f)).sort();
-    for (const f of files) await import(path.join(src, f));
+async function loadImportedSources(): Promise<void> {
+    const testFile = expect.getState().testPath;
+    if (testFile === undefined) throw new Error("test/mutation/vitest-setup.ts: Vitest gave no testPath; the file's imports cannot be loaded before its tests");
+    const root = path.resolve(__dirname, "../..");
+    const entries = new Set(["src/local/cli.ts", "src/local/imds-server.ts"]);
+    const text = fs.readFileSync(testFile, "utf8");
+    for (const [, spec] of text.matchAll(/(?:\bfrom|\bimport\()\s*"(\.{1,2}\/[^"]+)"/g)) {
+        const target = path.relative(root, path.resolve(path.dirname(testFile), spec));
+        if (!/^(src|program)(\/|$)/.test(target) || entries.has(`${target}.ts`) || entries.has(target)) continue;
+        await import(path.join(root, target));
+    }
 }
