@@ -19,8 +19,11 @@
 //    (a constant, a table) sees it in the tests that then run.
 // The objects are changed in place: each instrumented module keeps the `mutantCoverage` it first saw.
 import * as fs from "node:fs";
+import Module from "node:module";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, expect, inject, vi } from "vitest";
+
+deferPulumiClosureDependencies();
 
 type Hits = Record<string, number>;
 interface StrykerNamespace {
@@ -85,4 +88,37 @@ async function loadImportedSources(): Promise<void> {
         if (!/^(src|program)(\/|$)/.test(target) || entries.has(`${target}.ts`) || entries.has(target)) continue;
         await import(path.join(root, target));
     }
+}
+
+/**
+ * Vitest starts a new worker thread for each mutant's run (vitest cli-api Pool.run: a runner is kept only for a
+ * task already queued), so every run loads @pulumi/pulumi afresh, and with it TypeScript and npm's arborist
+ * (0.4 s and 0.2 s of the about 1 s it takes: runtime/closure/parseFunction.js through typescript-shim.js,
+ * runtime/closure/codePaths.js), which it needs only to serialize a function, something the component never
+ * asks. Those two are loaded on first use instead: the module @pulumi/pulumi gets is a proxy that loads the
+ * real one when a property is read. `__esModule` reads as true so TypeScript's __importStar keeps the proxy
+ * instead of copying (and so loading) every property. Installed once per thread, before anything loads them.
+ */
+function deferPulumiClosureDependencies(): void {
+    type Load = (request: string, parent: { filename?: string } | undefined, isMain: boolean) => unknown;
+    const mod = Module as unknown as { _load: Load & { archAmiDeferred?: true } };
+    if (mod._load.archAmiDeferred) return;
+    const load = mod._load;
+    const deferred = new Set(["typescript", "@npmcli/arborist"]);
+    const patched: Load & { archAmiDeferred?: true } = function (this: unknown, request, parent, isMain) {
+        if (!deferred.has(request) || !parent?.filename?.includes("/node_modules/@pulumi/pulumi/")) return load.call(this, request, parent, isMain);
+        let real: Record<string | symbol, unknown> | undefined;
+        const get = () => (real ??= load.call(this, request, parent, isMain) as Record<string | symbol, unknown>);
+        return new Proxy(
+            {},
+            {
+                get: (_, k) => (k === "__esModule" ? true : get()[k]),
+                has: (_, k) => k in get(),
+                ownKeys: () => Reflect.ownKeys(get()),
+                getOwnPropertyDescriptor: (_, k) => Reflect.getOwnPropertyDescriptor(get(), k),
+            },
+        );
+    };
+    patched.archAmiDeferred = true;
+    mod._load = patched;
 }
