@@ -98,6 +98,8 @@ async function loadImportedSources(): Promise<void> {
  * asks. Those two are loaded on first use instead: the module @pulumi/pulumi gets is a proxy that loads the
  * real one when a property is read. `__esModule` reads as true so TypeScript's __importStar keeps the proxy
  * instead of copying (and so loading) every property. Installed once per thread, before anything loads them.
+ * typescript-shim.js's fallback to its bundled TypeScript (taken when `require("typescript")` throws) is not
+ * reached through the proxy; TypeScript is a dev dependency here, so it never was.
  */
 function deferPulumiClosureDependencies(): void {
     type Load = (request: string, parent: { filename?: string } | undefined, isMain: boolean) => unknown;
@@ -113,9 +115,14 @@ function deferPulumiClosureDependencies(): void {
             {},
             {
                 get: (_, k) => (k === "__esModule" ? true : get()[k]),
-                has: (_, k) => k in get(),
+                has: (_, k) => k === "__esModule" || k in get(),
                 ownKeys: () => Reflect.ownKeys(get()),
-                getOwnPropertyDescriptor: (_, k) => Reflect.getOwnPropertyDescriptor(get(), k),
+                // Reported configurable: the target is an empty object, and a proxy may not report a property
+                // the target lacks as non-configurable (so Object.keys or a spread would throw).
+                getOwnPropertyDescriptor: (_, k) => {
+                    const d = Reflect.getOwnPropertyDescriptor(get(), k);
+                    return d && { ...d, configurable: true };
+                },
             },
         );
     };

@@ -41,6 +41,11 @@ const cases: [string, ArchAmiArgs | Record<string, unknown>, RegExp][] = [
     ["files[0].content", { files: [{ path: "/etc/app.conf", content: pulumi.output("x") }] }, /Pulumi Output cannot be used/],
     ["files[0].content", { files: [{ path: "/etc/app.conf" }] }, /a plain string/],
     ["files[0].mode", { files: [{ path: "/etc/app.conf", content: "x", mode: "0999" }] }, /octal digits/],
+    ["files[0].mode", { files: [{ path: "/etc/app.conf", content: "x", mode: "x644" }] }, /octal digits/],
+    ["files[0].mode", { files: [{ path: "/etc/app.conf", content: "x", mode: "0644x" }] }, /octal digits/],
+    ["files[0].mode", { files: [{ path: "/etc/app.conf", content: "x", mode: "x1777" }] }, /octal digits/],
+    ["files[0].mode", { files: [{ path: "/etc/app.conf", content: "x", mode: "17777" }] }, /octal digits/],
+    ["files[0].mode", { files: [{ path: "/etc/app.conf", content: "x", mode: "64" }] }, /octal digits/],
     ["files[0].mode", { files: [{ path: "/etc/app.conf", content: "x", mode: 420 }] }, /plain string/],
     ["files[0].owner", { files: [{ path: "/etc/app.conf", content: "x", owner: "root" }] }, /user:group/],
     ["files[0].owner", { files: [{ path: "/etc/app.conf", content: "x", owner: "root:wheel:x" }] }, /user:group/],
@@ -116,6 +121,7 @@ describe("customization arguments: bad input", () => {
             files: [
                 { path: "/etc/pacman.d/mirrorlist", content: "Server = https://m.example/$repo/os/$arch\n", overwrite: true },
                 { path: "/etc/app/app.conf", content: "a", mode: "600", owner: "root:root" },
+                { path: "/etc/app/sticky", content: "b", mode: "1777", owner: "root:root" },
             ],
         });
         assert.deepEqual(
@@ -123,6 +129,7 @@ describe("customization arguments: bad input", () => {
             [
                 ["/etc/pacman.d/mirrorlist", "0644", "root:root"],
                 ["/etc/app/app.conf", "0600", "root:root"],
+                ["/etc/app/sticky", "1777", "root:root"],
             ],
         );
     });
@@ -254,6 +261,28 @@ describe("provision/owned-paths", () => {
         assert.equal(match("/home/arch/.config/x"), undefined);
         assert.equal(match("/etc/passwd-"), "cleaned");
         assert.equal(match("/etc/app/x-"), undefined);
+    });
+
+    it("reads each rule as kind, absolute pattern: comments, blank lines and surrounding blanks ignored, a bad line refused by name", () => {
+        const file = path.join(tmp, "owned-paths");
+        fs.writeFileSync(file, "# a comment\n\n  owned   /etc/app/  \n\truntime /run\ncleaned /var/log/*.log\n");
+        const rules = readPathRules(file);
+        assert.deepEqual(
+            rules.map((r) => [r.kind, r.pattern, r.re.source]),
+            [
+                ["owned", "/etc/app/", "^\\/etc\\/app(\\/.*)?$"],
+                ["runtime", "/run", "^\\/run$"],
+                ["cleaned", "/var/log/*.log", "^\\/var\\/log\\/[^/]*\\.log$"],
+            ],
+        );
+        const [owned, runtime, cleaned] = rules.map((r) => r.re);
+        assert.deepEqual([owned.test("/etc/app"), owned.test("/etc/app/x/y"), owned.test("/etc/apps")], [true, true, false]);
+        assert.deepEqual([runtime.test("/run"), runtime.test("/run/x")], [true, false], "without a trailing / a rule is that path only");
+        assert.deepEqual([cleaned.test("/var/log/a.log"), cleaned.test("/var/log/x/a.log"), cleaned.test("/var/log/a_log")], [true, false, false]);
+        for (const bad of ["owned", "kept /etc/x", "owned etc/x", "owned /etc/x extra", "Owned /etc/x"]) {
+            fs.writeFileSync(file, `${bad}\n`);
+            assert.throws(() => readPathRules(file), { message: `${file}: bad line "${bad}"` }, bad);
+        }
     });
 
     it("covers every image path provision.sh writes or removes (each $TARGET/<path> it names)", () => {
