@@ -91,6 +91,14 @@ const cases: [string, ArchAmiArgs | Record<string, unknown>, RegExp][] = [
     ["aurPackages", { aurPackages: ["yay", "yay@0123456789abcdef0123456789abcdef01234567"] }, /each package at most once/],
     ["aurUrl", { aurUrl: "http://aur.example" }, /https:\/\/ URL: over plain http/],
     ["aurUrl", { aurUrl: "ssh://aur@aur.archlinux.org" }, /https:\/\/ \(or file:\/\/ on the builder\) URL/],
+    ["aurUrl", { aurUrl: "xhttps://aur.example" }, /https:\/\/ \(or file:\/\/ on the builder\) URL/],
+    ["aurUrl", { aurUrl: "https://aur.example/x y" }, /https:\/\/ \(or file:\/\/ on the builder\) URL/],
+    ["aurPackages", { aurPackages: ["a".repeat(171)] }, /AUR package names/],
+    ["services", { services: [`${"a".repeat(249)}.service`] }, /unit names/],
+    ["files[0].owner", { files: [{ path: "/etc/app.conf", content: "x", owner: "root:arch" }] }, /created by cloud-init only at first boot/],
+    ["files[0].owner", { files: [{ path: "/etc/app.conf", content: "x", owner: "arch:root" }] }, /created by cloud-init only at first boot/],
+    ["localPackages[0]", { localPackages: [pkg("!hello-1.0-1-x86_64.pkg.tar.zst", "x")] }, /\.pkg\.tar\.zst/],
+    ["localPackages[0]", { localPackages: [pkg("hello-1.0-1-x86_64.pkg.tar.zst.part", "x")] }, /\.pkg\.tar\.zst/],
 ];
 
 describe("customization arguments: bad input", () => {
