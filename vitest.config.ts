@@ -5,14 +5,20 @@ import { defineConfig } from "vitest/config";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
- * Shortest file first. Vitest's own order runs the longest first (vitest BaseSequencer.sort: "run longer
- * first", for parallel workers); a mutant run has one worker and stops at the first failure (Stryker's bail),
- * so the cheaper files that can kill a mutant run before the costly ones.
+ * The order of the test files in a run. Vitest's own order runs the longest first (vitest BaseSequencer.sort:
+ * "run longer first", for parallel workers); a mutant run has one worker and stops at the first failure
+ * (Stryker's bail), so the files most likely to fail soonest should come first. In a mutant run
+ * test/mutation/mutant-runner.mjs sets each file's rank for that mutant on globalThis (same process: the runner
+ * creates this Vitest): its cost for the mutant's covering tests over the chance it fails, lowest first.
+ * Otherwise the shortest file (last recorded duration) comes first.
  */
-class ShortestFirst extends BaseSequencer {
+class MutantOrder extends BaseSequencer {
     override sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+        const forMutant = (globalThis as { archAmiMutantFileRank?: Map<string, number> }).archAmiMutantFileRank;
         const cache = this.ctx.cache;
         const cost = (f: TestSpecification) => {
+            const mutantRank = forMutant?.get(path.resolve(f.moduleId));
+            if (mutantRank !== undefined) return mutantRank;
             const key = `${f.project.name}:${path.relative(this.ctx.config.root, f.moduleId)}`;
             return cache.getFileTestResults(key)?.duration ?? cache.getFileStats(key)?.size ?? 0;
         };
@@ -28,7 +34,7 @@ export default defineConfig({
         // One worker for every file, each file's own modules and Pulumi state restored by the setup file.
         isolate: false,
         setupFiles: ["test/mutation/vitest-setup.ts"],
-        sequence: { sequencer: ShortestFirst },
+        sequence: { sequencer: MutantOrder },
         testTimeout: 120_000,
         hookTimeout: 120_000,
     },

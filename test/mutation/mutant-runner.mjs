@@ -1,0 +1,261 @@
+// Stryker's Vitest runner (@stryker-mutator/vitest-runner 10) with three changes that make a mutant's run cheap.
+// The tests a run executes, and how Stryker judges the result, are unchanged.
+//
+// 1. One worker thread for every run. Stryker calls Vitest's `start` once per mutant, and Vitest stops the run's
+//    worker thread when nothing else is queued (vitest chunks/cli-api.js `Pool.schedule`: a runner is kept only
+//    for a task already in the queue), so every mutant paid a new thread, Vitest's runtime and @pulumi/pulumi and
+//    @pulumi/aws loaded again: about 0.5 s of a run, and about 0.3 s more for the first test file. Here the
+//    thread is parked when Vitest stops it after a clean "stop"/"stopped" exchange, and the next run's worker
+//    takes it (KeptThreadsWorker below; the thread side is test/mutation/kept-thread-entry.mjs). Each run still
+//    gets the runtime's full start and stop (its config, with this mutant's test name pattern; its RPC; its
+//    environment), and test/mutation/vitest-setup.ts still gives each test file our modules afresh and the
+//    Pulumi runtime state and the environment as they were. A thread that exited, or a run stopped by force
+//    (Vitest skips "stop" then), is terminated as before. Stryker's timeout still kills the whole process.
+// 2. The test files of a run ordered cheapest first for that mutant. A mutant run stops at its first failing
+//    test (the runner's `bail: 1`), and Vitest runs whole files one after another, each narrowed to the mutant's
+//    covering tests by a name pattern (vitest-test-runner.js `run`). So what a file costs in one mutant's run
+//    is what its covering tests took in the dry run plus what the file takes around them (imports, hooks).
+//    Both are recorded in the dry run; the sequencer (vitest.config.ts, CheapestFirst) reads the order.
+// 3. Vitest's per-test and per-hook timeouts lowered in mutant runs, so a test a mutant makes hang fails as a
+//    test (Killed) instead of running into Stryker's timeout, which kills and restarts the test runner process.
+//    The slowest test of the suite takes under 2 s on this machine, and the slowest file under 4 s.
+//
+// The Vitest runner's class is not in its package's exports; it is loaded from its file (the import fails loudly
+// if a later version moves it). ARCH_AMI_MUTANT_FRESH_THREADS=1 turns 1 off (to compare results: a thread per
+// run, as Stryker's own runner). ARCH_AMI_MUTANT_PROFILE=<file> appends one line per mutant run: its time and,
+// per test file, the file's time, the tests run and their time, and the cost the order used.
+import { appendFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import * as path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { INSTRUMENTER_CONSTANTS } from "@stryker-mutator/api/core";
+import { commonTokens, declareFactoryPlugin, PluginKind, tokens } from "@stryker-mutator/api/plugin";
+import { ThreadsPoolWorker } from "vitest/node";
+
+const require = createRequire(import.meta.url);
+const runnerDir = path.dirname(require.resolve("@stryker-mutator/vitest-runner/package.json"));
+const { VitestTestRunner } = await import(pathToFileURL(path.join(runnerDir, "dist/src/vitest-test-runner.js")).href);
+
+/** The key on globalThis the sequencer reads: a Map from a test file's absolute path to its rank (lowest first). */
+const FILE_RANK_KEY = "archAmiMutantFileRank";
+const MUTANT_TEST_TIMEOUT = 8_000;
+const MUTANT_HOOK_TIMEOUT = 15_000;
+const POOL = "arch-ami-kept-threads";
+const ENTRY = fileURLToPath(new URL("./kept-thread-entry.mjs", import.meta.url));
+
+/** Threads whose last run was stopped cleanly, ready for the next run. */
+const parked = [];
+/** Settles when the last worker sent "stop" has been parked or terminated (Vitest does not wait for it:
+ * chunks/cli-api.js Pool.schedule puts `runner.stop()` in `exitPromises`), so the next run can take its thread. */
+let pendingStop = Promise.resolve();
+/** A thread runs at most this many runs (Vitest's runtime keeps a little per run: rpc.js onCancelCallbacks,
+ * init.js cleanupListeners), then a new one starts. */
+const MAX_RUNS_PER_THREAD = 200;
+
+function takeParkedThread() {
+    while (parked.length > 0) {
+        const { thread, onExit } = parked.pop();
+        thread.off("exit", onExit);
+        if (thread.threadId !== -1) return thread;
+    }
+    return undefined;
+}
+
+/** Terminates the parked threads: the next run starts a new one. */
+async function discardParkedThreads() {
+    await pendingStop;
+    await Promise.all(parked.splice(0).map(({ thread, onExit }) => (thread.off("exit", onExit), thread.terminate())));
+}
+
+/** Vitest's thread worker, except that a cleanly stopped thread is parked for the next run, not terminated. */
+class KeptThreadsWorker extends ThreadsPoolWorker {
+    name = POOL;
+    /** Listeners added to the thread while this worker has it, removed when it is parked. */
+    added = [];
+    /** "stop" sent and "stopped" (without an error) received since the last "start": the runtime tore its run down. */
+    stoppedCleanly = false;
+    exited = false;
+    settleStop = () => undefined;
+
+    constructor(options) {
+        super(options);
+        this.entrypoint = ENTRY;
+    }
+
+    async start() {
+        await pendingStop;
+        if (!this._thread) {
+            this._thread = takeParkedThread();
+            this._thread?.ref();
+        }
+        await super.start();
+        this.thread.archAmiRuns = (this.thread.archAmiRuns ?? 0) + 1;
+        this.watch("message", (m) => {
+            if (m?.__vitest_worker_response__ && m.type === "stopped" && !m.error) this.stoppedCleanly = true;
+        });
+        this.watch("exit", () => void (this.exited = true));
+    }
+
+    watch(event, listener) {
+        this.thread.on(event, listener);
+        this.added.push([event, listener]);
+    }
+
+    on(event, listener) {
+        super.on(event, listener);
+        this.added.push([event, listener]);
+    }
+
+    off(event, listener) {
+        super.off(event, listener);
+        this.added = this.added.filter(([e, l]) => e !== event || l !== listener);
+    }
+
+    send(message) {
+        if (message?.type === "start") this.stoppedCleanly = false;
+        if (message?.type === "stop") pendingStop = new Promise((resolve) => (this.settleStop = resolve));
+        super.send(message);
+    }
+
+    async stop() {
+        try {
+            const thread = this._thread;
+            if (!thread || this.exited || !this.stoppedCleanly || thread.archAmiRuns >= MAX_RUNS_PER_THREAD) return await super.stop();
+            for (const [event, listener] of this.added) thread.off(event, listener);
+            this.added = [];
+            thread.stdout?.unpipe(this.stdout);
+            this.stdout.setMaxListeners(this.stdout.getMaxListeners() - 1);
+            thread.stderr?.unpipe(this.stderr);
+            this.stderr.setMaxListeners(this.stderr.getMaxListeners() - 1);
+            this._thread = undefined;
+            thread.unref();
+            const entry = { thread, onExit: () => parked.splice(parked.indexOf(entry) >>> 0, 1) };
+            thread.on("exit", entry.onExit);
+            parked.push(entry);
+        } finally {
+            this.settleStop();
+        }
+    }
+}
+
+/** The test file of a Stryker test id (`file#full name`), as an absolute path. */
+const fileOf = (id) => path.resolve(id.slice(0, id.indexOf("#")));
+
+/** The durations (ms) of the tests of a Vitest file task that ran in this run. */
+function testsRun(file) {
+    const ran = [];
+    const walk = (suite) => {
+        for (const t of suite.tasks ?? []) {
+            if (t.type !== "test") walk(t);
+            else if (t.result && t.mode === "run") ran.push(t.result.duration ?? 0);
+        }
+    };
+    walk(file);
+    return ran;
+}
+
+class MutantRunner extends VitestTestRunner {
+    /** Dry-run time of each test, by Stryker test id. */
+    testTime = new Map();
+    /** Dry-run time of each file outside its tests (imports, hooks), by absolute path. */
+    fileOverhead = new Map();
+    /** Per mutated source file, per test file: how often the file ran tests for one of its mutants, and killed it. */
+    record = new Map();
+
+    async init() {
+        await super.init();
+        if (process.env.ARCH_AMI_MUTANT_FRESH_THREADS === "1") return;
+        for (const project of this.ctx.projects) {
+            project.config.pool = POOL;
+            project.config.poolRunner = { name: POOL, createPoolWorker: (options) => new KeptThreadsWorker(options) };
+        }
+    }
+
+    async dryRun(options) {
+        const result = await super.dryRun(options);
+        if (result.status !== "complete") return result;
+        const inFile = new Map();
+        for (const t of result.tests) {
+            this.testTime.set(t.id, t.timeSpentMs);
+            inFile.set(fileOf(t.id), (inFile.get(fileOf(t.id)) ?? 0) + t.timeSpentMs);
+        }
+        for (const f of this.ctx.state.getFiles()) {
+            const file = path.resolve(f.filepath);
+            this.fileOverhead.set(file, Math.max(0, (f.result?.duration ?? 0) - (inFile.get(file) ?? 0)));
+        }
+        return result;
+    }
+
+    /**
+     * The order of this mutant's test files: lowest expected cost of finding a failure first. For files that
+     * each fail with probability p at cost c, running them by c / p ascending minimises the expected time to the
+     * first failure. c: the file's dry-run time around its tests plus its covering tests' time. p: from the
+     * mutants of the same source file this runner has run so far, (kills + 1) / (runs + 2) (nothing known: 1/2).
+     */
+    order(options) {
+        const cost = new Map();
+        for (const id of options.testFilter ?? []) {
+            const file = fileOf(id);
+            cost.set(file, (cost.get(file) ?? this.fileOverhead.get(file) ?? 0) + (this.testTime.get(id) ?? 0));
+        }
+        const seen = this.record.get(options.sandboxFileName);
+        const rank = new Map();
+        for (const [file, c] of cost) {
+            const { ran = 0, killed = 0 } = seen?.get(file) ?? {};
+            rank.set(file, (c + 1) / ((killed + 1) / (ran + 2)));
+        }
+        return rank;
+    }
+
+    learn(options, result) {
+        const seen = this.record.get(options.sandboxFileName) ?? new Map();
+        this.record.set(options.sandboxFileName, seen);
+        const killers = new Set((result.killedBy ?? []).map(fileOf));
+        for (const f of this.ctx.state.getFiles()) {
+            const file = path.resolve(f.filepath);
+            if (testsRun(f).length === 0 && !killers.has(file)) continue;
+            const r = seen.get(file) ?? { ran: 0, killed: 0 };
+            r.ran += 1;
+            if (killers.has(file) && result.status === "killed") r.killed += 1;
+            seen.set(file, r);
+        }
+    }
+
+    async mutantRun(options) {
+        for (const project of this.ctx.projects) {
+            project.config.testTimeout = MUTANT_TEST_TIMEOUT;
+            project.config.hookTimeout = MUTANT_HOOK_TIMEOUT;
+        }
+        const rank = this.order(options);
+        globalThis[FILE_RANK_KEY] = rank;
+        const started = performance.now();
+        let result;
+        try {
+            result = await super.mutantRun(options);
+            return result;
+        } finally {
+            delete globalThis[FILE_RANK_KEY];
+            // A run in which a test timed out, or something failed outside a test, may have left work running:
+            // its thread is not reused.
+            if (!result || result.status === "error" || /timed out/i.test(result.failureMessage ?? "")) await discardParkedThreads();
+            if (result) this.learn(options, result);
+            if (process.env.ARCH_AMI_MUTANT_PROFILE) this.profile(options.activeMutant.id, performance.now() - started, rank, result);
+        }
+    }
+
+    profile(mutant, ms, rank, result) {
+        const files = this.ctx.state.getFiles().map((f) => {
+            const ran = testsRun(f);
+            const r = Math.round;
+            return [path.basename(f.filepath), r(f.result?.duration ?? 0), ran.length, r(ran.reduce((a, b) => a + b, 0)), r(rank.get(path.resolve(f.filepath)) ?? -1)];
+        });
+        appendFileSync(process.env.ARCH_AMI_MUTANT_PROFILE, JSON.stringify({ mutant, ms: Math.round(ms), status: result?.status, files }) + "\n");
+    }
+}
+
+function createRunner(injector) {
+    return injector.provideValue("globalNamespace", INSTRUMENTER_CONSTANTS.NAMESPACE).injectClass(MutantRunner);
+}
+createRunner.inject = tokens(commonTokens.injector);
+
+export const strykerPlugins = [declareFactoryPlugin(PluginKind.TestRunner, "arch-ami-vitest", createRunner)];
