@@ -283,6 +283,13 @@ describe("distribution validation", () => {
             assert.equal(registered.length, n);
         });
     }
+    it("accepts a deprecation time in the first hour of a day, each minute and second read as written", async () => {
+        const { resolveSettings: rs } = await import("../../src/settings");
+        const year = new Date().getUTCFullYear() + 1;
+        for (const t of [`${year}-03-01T00:30:00Z`, `${year}-03-01T00:00:45Z`, `${year}-01-01T00:59:59Z`]) {
+            assert.equal(rs("deprecate", { ...BASE_ARGS, deprecationTime: t }).distribution.deprecationTime, t, t);
+        }
+    });
     it("rejects a copy to the home region when the home region is known", async () => {
         const { resolveSettings: rs } = await import("../../src/settings");
         const saved = process.env.AWS_REGION;
