@@ -46,6 +46,10 @@ const cases: [string, Record<string, unknown>, RegExp][] = [
     ["repositorySnapshot", { repositorySnapshot: "2023.06.15" }, /from 2024\.05\.01 on .*set "bootstrapDate" to a later release/],
     ["bootstrapSha256", { bootstrapMethod: "pacstrap", bootstrapSha256: "a".repeat(64) }, /no value with bootstrapMethod "pacstrap"/],
     ["rebuildToken", { rebuildToken: "a\nb" }, /one line/],
+    ["rebuildToken", { rebuildToken: "r".repeat(257) }, /at most 256 characters on one line/],
+    // The URL is checked whole: nothing before the scheme, no blank anywhere.
+    ["bootstrapMirror", { bootstrapMirror: "xhttps://mirror.example" }, /an http\(s\) or file URL without spaces, e\.g\. "https:\/\/geo\.mirror\.pkgbuild\.com"/],
+    ["bootstrapMirror", { bootstrapMirror: "https://mirror.example/arch x" }, /an http\(s\) or file URL without spaces/],
     ["mirror", { mirror: "ftp://mirror/$repo" }, /http\(s\) or file URL/],
     ["mirror", { mirror: "https://mirror.example/os" }, /containing "\$repo"/],
     ["repositorySnapshot", { repositorySnapshot: "2026.02.30" }, /YYYY.MM.DD/],
@@ -179,6 +183,11 @@ describe("argument validation", () => {
         assert.equal(both.bootstrapMirror, "https://m.example");
         const pinned = resolveSettings("snap", { repositorySnapshot: "2026.11.17", imageMirror: `${ARCHIVE}/repos/2026/11/17/$repo/os/$arch` });
         assert.equal(pinned.image.imageMirror, pinned.image.mirror, "pinning the image to the snapshot is possible on purpose");
+    });
+
+    it("accepts a rebuild token of exactly 256 characters", async () => {
+        const { resolveSettings } = await import("../../src/settings");
+        assert.equal(resolveSettings("token", { rebuildToken: "r".repeat(256) }).image.rebuildToken, "r".repeat(256));
     });
 
     it("pins no hostname by default (instances take the metadata hostname)", async () => {
