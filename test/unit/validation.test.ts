@@ -185,6 +185,26 @@ describe("argument validation", () => {
         assert.equal(pinned.image.imageMirror, pinned.image.mirror, "pinning the image to the snapshot is possible on purpose");
     });
 
+    it("words the bootstrap date's and the command size's refusals exactly", async () => {
+        const { resolveSettings } = await import("../../src/settings");
+        assert.throws(
+            () => resolveSettings("arch", { bootstrapDate: "2024.04.01" }),
+            (e: Error) =>
+                e.message ===
+                'ArchAmi "arch": argument "bootstrapDate" is invalid: got "2024.04.01"; expected a bootstrap release from 2024.05.01 on ' +
+                    "(the first .tar.zst release; earlier ones are .tar.gz, which arch-ami does not read). " +
+                    'Fix "bootstrapDate" and run again (nothing was created).',
+        );
+        const files = Array.from({ length: 3000 }, (_, i) => ({ path: `/etc/many/f${i}`, content: "x" }));
+        assert.throws(
+            () => resolveSettings("arch", { files }),
+            (e: Error) =>
+                /^ArchAmi "arch": argument "files" is invalid: got "3000 files and 0 scripts"; expected files, scripts and lists that render a provisioning command of at most 122880 bytes \(this one has \d{6}; the config travels in the remote command's command line, one argument Linux limits to 128 KiB\)\. Ship larger content as a package \(localPackages\), or let a script download it\. Fix "files"/.test(
+                    e.message,
+                ),
+        );
+    });
+
     it("accepts a rebuild token of exactly 256 characters", async () => {
         const { resolveSettings } = await import("../../src/settings");
         assert.equal(resolveSettings("token", { rebuildToken: "r".repeat(256) }).image.rebuildToken, "r".repeat(256));
