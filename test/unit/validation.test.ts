@@ -195,6 +195,10 @@ describe("argument validation", () => {
                     "(the first .tar.zst release; earlier ones are .tar.gz, which arch-ami does not read). " +
                     'Fix "bootstrapDate" and run again (nothing was created).',
         );
+        // Equal shares of files and scripts: "files" is named; neither (a long package list): "packages".
+        const half = "x".repeat(50_000);
+        assert.throws(() => resolveSettings("arch", { files: [{ path: "/etc/a", content: half }], scripts: [{ name: "s", content: half }] }), /ArchAmi "arch": argument "files" is invalid: got "1 files and 1 scripts"/);
+        assert.throws(() => resolveSettings("arch", { packages: Array.from({ length: 15_000 }, (_, i) => `pkg${i}`) }), /ArchAmi "arch": argument "packages" is invalid: got "0 files and 0 scripts"/);
         const files = Array.from({ length: 3000 }, (_, i) => ({ path: `/etc/many/f${i}`, content: "x" }));
         assert.throws(
             () => resolveSettings("arch", { files }),
