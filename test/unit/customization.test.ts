@@ -99,6 +99,19 @@ const cases: [string, ArchAmiArgs | Record<string, unknown>, RegExp][] = [
     ["files[0].owner", { files: [{ path: "/etc/app.conf", content: "x", owner: "arch:root" }] }, /created by cloud-init only at first boot/],
     ["localPackages[0]", { localPackages: [pkg("!hello-1.0-1-x86_64.pkg.tar.zst", "x")] }, /\.pkg\.tar\.zst/],
     ["localPackages[0]", { localPackages: [pkg("hello-1.0-1-x86_64.pkg.tar.zst.part", "x")] }, /\.pkg\.tar\.zst/],
+    // Each argument is named when its value has the wrong type.
+    ["scripts", { scripts: "setup.sh" }, /expected a list\./],
+    ["files[0].path", { files: [{ path: 5, content: "x" }] }, /a plain string/],
+    ["files[0].owner", { files: [{ path: "/etc/app.conf", content: "x", owner: 5 }] }, /a plain string/],
+    ["scripts[0].name", { scripts: [{ name: 5, content: "true" }] }, /a plain string/],
+    ["localPackages", { localPackages: "hello-1.0-1-x86_64.pkg.tar.zst" }, /a list of strings/],
+    ["kernelParameters", { kernelParameters: "quiet" }, /a list of strings/],
+    ["aurPackages", { aurPackages: "yay" }, /a list of strings/],
+    ["aurUrl", { aurUrl: 5 }, /a plain string/],
+    // Limits of the whole: the parameters' command line, each within its own limit; a path of exactly PATH_MAX.
+    ["kernelParameters", { kernelParameters: ["a".repeat(600), "b".repeat(600)] }, /at most 1024 characters/],
+    ["files[0].path", { files: [{ path: `/etc/${"d".repeat(4091)}`, content: "x" }] }, /shorter than 4096/],
+    ["files[0].path", { files: [{ path: "/etc/./app.conf", content: "x" }] }, /no "\." or "\.\." segments/],
 ];
 
 describe("customization arguments: bad input", () => {
@@ -140,6 +153,21 @@ describe("customization arguments: bad input", () => {
                 ["/etc/app/sticky", "1777", "root:root"],
             ],
         );
+    });
+});
+
+describe("customization arguments: limits", () => {
+    it("accepts each length limit exactly: a 256-character unit, a 170-character AUR package, 1024 characters of kernel parameters", () => {
+        const unit = `${"a".repeat(248)}.service`;
+        const aur = "a".repeat(170);
+        const params = ["a".repeat(500), "b".repeat(523)];
+        const c = resolveSettings("arch", { ...BASE_ARGS, services: [unit], aurPackages: [aur], kernelParameters: params }).image.customization;
+        assert.deepEqual([c.services, c.aurPackages, c.kernelParameters], [[unit], [aur], params]);
+    });
+    it("keeps the AUR URL, less its trailing slashes, only when an AUR package is asked for", () => {
+        const aur = (a: ArchAmiArgs) => resolveSettings("arch", { ...BASE_ARGS, ...a }).image.customization.aurUrl;
+        assert.equal(aur({ aurPackages: ["yay"], aurUrl: "https://aur.example//" }), "https://aur.example");
+        assert.equal(aur({ aurUrl: "https://aur.example" }), "");
     });
 });
 
