@@ -40,10 +40,6 @@ const { VitestTestRunner } = await import(pathToFileURL(path.join(runnerDir, "di
 const FILE_RANK_KEY = "archAmiMutantFileRank";
 const MUTANT_TEST_TIMEOUT = 8_000;
 const MUTANT_HOOK_TIMEOUT = 15_000;
-/** At most this many known killers are run first (knownKillersFirst). */
-const KNOWN_KILLERS = 2;
-/** A mutant id no mutant has: the control run of knownKillersFirst runs the tests with every mutant off. */
-const NO_MUTANT = "-1";
 const POOL = "arch-ami-kept-threads";
 const ENTRY = fileURLToPath(new URL("./kept-thread-entry.mjs", import.meta.url));
 
@@ -165,11 +161,6 @@ class MutantRunner extends VitestTestRunner {
     fileOverhead = new Map();
     /** Per mutated source file, per test file: how often the file ran tests for one of its mutants, and killed it. */
     record = new Map();
-    /** Per mutated source file, per test id: how many of its mutants the test killed. */
-    killers = new Map();
-    /** Tests that passed when run alone without a mutant, and tests that did not. */
-    passAlone = new Set();
-    notAlone = new Set();
 
     async init() {
         await super.init();
@@ -220,11 +211,6 @@ class MutantRunner extends VitestTestRunner {
         const seen = this.record.get(options.sandboxFileName) ?? new Map();
         this.record.set(options.sandboxFileName, seen);
         const killers = new Set((result.killedBy ?? []).map(fileOf));
-        if (result.status === "killed") {
-            const tests = this.killers.get(options.sandboxFileName) ?? new Map();
-            this.killers.set(options.sandboxFileName, tests);
-            for (const id of result.killedBy ?? []) tests.set(id, (tests.get(id) ?? 0) + 1);
-        }
         for (const f of this.ctx.state.getFiles()) {
             const file = path.resolve(f.filepath);
             if (testsRun(f).length === 0 && !killers.has(file)) continue;
@@ -240,55 +226,20 @@ class MutantRunner extends VitestTestRunner {
             project.config.testTimeout = MUTANT_TEST_TIMEOUT;
             project.config.hookTimeout = MUTANT_HOOK_TIMEOUT;
         }
-        return (await this.knownKillersFirst(options)) ?? (await this.runTests(options, options.testFilter));
-    }
-
-    /**
-     * Runs first, alone, the covering tests that killed most of the mutants of the same source file so far (at
-     * most KNOWN_KILLERS): mutants of one file are mostly killed by a few tests, which may come late in their
-     * file (Vitest runs a file's tests in the order written). If one fails, that is the result: a covering test
-     * fails with the mutant active, as in a run of all of them. If none does, all covering tests run as usual.
-     * A test is used so only once it has passed alone without any mutant (a control run), so a test that needs
-     * an earlier test of its file to pass is never taken for a kill.
-     */
-    async knownKillersFirst(options) {
-        const killers = this.killers.get(options.sandboxFileName);
-        if (!killers || !options.testFilter) return undefined;
-        const covering = new Set(options.testFilter);
-        const picks = [...killers]
-            .filter(([id]) => covering.has(id) && !this.notAlone.has(id))
-            .sort((a, b) => b[1] - a[1])
-            .slice(0, KNOWN_KILLERS)
-            .map(([id]) => id);
-        if (picks.length === 0 || picks.length >= covering.size) return undefined;
-        if (picks.some((id) => !this.passAlone.has(id))) {
-            const control = await this.runTests({ ...options, activeMutant: { ...options.activeMutant, id: NO_MUTANT } }, picks, false);
-            if (control.status !== "survived") {
-                for (const id of control.killedBy?.length ? control.killedBy : picks) this.notAlone.add(id);
-                return undefined;
-            }
-            for (const id of picks) this.passAlone.add(id);
-        }
-        const result = await this.runTests(options, picks);
-        return result.status === "killed" || result.status === "timeout" ? result : undefined;
-    }
-
-    async runTests(options, testFilter, learn = true) {
-        const run = { ...options, testFilter };
-        const rank = this.order(run);
+        const rank = this.order(options);
         globalThis[FILE_RANK_KEY] = rank;
         const started = performance.now();
         let result;
         try {
-            result = await super.mutantRun(run);
+            result = await super.mutantRun(options);
             return result;
         } finally {
             delete globalThis[FILE_RANK_KEY];
             // A run in which a test timed out, or something failed outside a test, may have left work running:
             // its thread is not reused.
             if (!result || result.status === "error" || /timed out/i.test(result.failureMessage ?? "")) await discardParkedThreads();
-            if (result && learn) this.learn(run, result);
-            if (process.env.ARCH_AMI_MUTANT_PROFILE) this.profile(run.activeMutant.id, performance.now() - started, rank, result);
+            if (result) this.learn(options, result);
+            if (process.env.ARCH_AMI_MUTANT_PROFILE) this.profile(options.activeMutant.id, performance.now() - started, rank, result);
         }
     }
 
