@@ -16,6 +16,7 @@ import * as path from "node:path";
 import { AttachedImage, partitions, rootUuid, sh } from "../image/attach";
 import { TEST_IMAGE_HOSTNAME, TestImage, skipUnlessCapable, testImage } from "../image/testImage";
 import { BootResult, Bus, Firmware, LOGIN_PROMPT, boot, overlay } from "../../src/local/qemu";
+import { kvmUsable } from "../../src/local/prerequisites";
 import { outputPath } from "../lib/output";
 import { instance, keyPair } from "../firstboot/firstboot";
 import { startInstance } from "../../src/local/instance";
@@ -39,6 +40,7 @@ interface LoginBoot extends BootResult {
  * TEST_IMAGE_HOSTNAME, which survives although the metadata service offers its own.
  */
 function checkBoot(r: LoginBoot, expectedUuid: string, device: string, fstype = "ext4"): void {
+    assert.doesNotMatch(r.serial, GUEST_PANIC, `the guest's kernel did not panic; serial (${r.serialLog}):\n${oops(r.serial)}`);
     assert.ok(!r.timedOut, `reached the login prompt within ${BOOT_TIMEOUT}s; serial (${r.serialLog}):\n${r.serial.slice(-3000)}`);
     assert.ok(r.secondsToLogin !== undefined, `systemd's serial getty showed a login prompt; serial (${r.serialLog}):\n${r.serial.slice(-3000)}`);
     assert.match(r.serial, /GNU GRUB  version/, "GRUB's menu reached the serial console");
@@ -70,6 +72,18 @@ function checkBoot(r: LoginBoot, expectedUuid: string, device: string, fstype = 
     }
 }
 
+/**
+ * A guest kernel panic on the serial console (kernel/panic.c, panic(): "Kernel panic - not syncing: …").
+ * The image's command line has no panic=, so a panicked guest sits halted: the wait stops at once.
+ */
+const GUEST_PANIC = /Kernel panic - not syncing/;
+
+/** The oops that led to a panic: from its first line (BUG:/Oops:/general protection…) to the panic. */
+function oops(serial: string): string {
+    const start = serial.search(/^.*(BUG: |Oops: |general protection fault|Kernel panic - not syncing)/m);
+    return serial.slice(Math.max(0, start), serial.search(GUEST_PANIC) + 200);
+}
+
 let launches = 0;
 /**
  * Boots `disk` as an EC2 instance (SMBIOS, IMDSv2 metadata service, Amazon Time Sync: src/local/instance.ts,
@@ -79,6 +93,18 @@ let launches = 0;
  * timeouts.
  */
 async function bootToLogin(disk: string, firmware: Firmware, bus: Bus, name: string, work: string, format: "raw" | "qcow2" = "raw", size?: number): Promise<LoginBoot> {
+    const first = await launchToLogin(disk, firmware, bus, name, work, format, size);
+    // Under TCG (software emulation, no KVM) the guest's kernel has once panicked in an interrupt while idle,
+    // 1.8 s into a boot that passed on every other run (CI, stop 27: "Fatal exception in interrupt" from
+    // sysvec_call_function_single in pv_native_safe_halt), long before anything of the image ran but its
+    // kernel. One more boot from a fresh overlay, only then and only once; a second panic fails the test.
+    if (!GUEST_PANIC.test(first.serial) || kvmUsable()) return first;
+    console.log(`boot ${name}: the guest's kernel panicked under TCG; booting once more. The oops (${first.serialLog}):\n${oops(first.serial)}`);
+    return launchToLogin(disk, firmware, bus, `${name}.after-panic`, work, format, size);
+}
+
+/** One launch of bootToLogin's: until the login prompt, a kernel panic, QEMU's exit or BOOT_TIMEOUT. */
+async function launchToLogin(disk: string, firmware: Firmware, bus: Bus, name: string, work: string, format: "raw" | "qcow2", size?: number): Promise<LoginBoot> {
     const n = ++launches;
     const net = `10.0.${20 + n}.0/24`;
     const key = keyPair(work, `key-${name}`);
@@ -89,13 +115,16 @@ async function bootToLogin(disk: string, firmware: Firmware, bus: Bus, name: str
     });
     try {
         let secondsToLogin: number | undefined;
-        while (vm.running && secondsToLogin === undefined && Date.now() - vm.startedAt < BOOT_TIMEOUT * 1000) {
+        let panicked = false;
+        while (vm.running && secondsToLogin === undefined && !panicked && Date.now() - vm.startedAt < BOOT_TIMEOUT * 1000) {
             await new Promise((r) => setTimeout(r, 500));
-            if (LOGIN_PROMPT.test(vm.serial())) secondsToLogin = (Date.now() - vm.startedAt) / 1000;
+            const serial = vm.serial();
+            if (LOGIN_PROMPT.test(serial)) secondsToLogin = (Date.now() - vm.startedAt) / 1000;
+            panicked = GUEST_PANIC.test(serial);
         }
         const serial = vm.serial();
         const metadataHostname = localHostname(inst).split(".")[0];
-        return { firmware, bus, serial, serialLog: vm.o.serialLog, secondsToLogin, timedOut: secondsToLogin === undefined && vm.running, metadataHostname };
+        return { firmware, bus, serial, serialLog: vm.o.serialLog, secondsToLogin, timedOut: secondsToLogin === undefined && !panicked && vm.running, metadataHostname };
     } finally {
         await vm.tearDown();
         fs.rmSync(path.join(work, `boot-${n}.qcow2`), { force: true });
