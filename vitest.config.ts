@@ -30,7 +30,8 @@ export default defineConfig({
     resolve: { alias: { "node:test": path.resolve(__dirname, "test/mutation/node-test-shim.ts") } },
     test: {
         include: ["test/unit/*.test.ts"],
-        exclude: ["test/unit/{cli,package,build-tarball,release-pins,examples,args,schema,determinism,lifecycle}.test.ts"],
+        // The test:slow files (package.json), and mutationScope, which tests the mutation run's own checker.
+        exclude: ["test/unit/{cli,package,build-tarball,release-pins,examples,args,schema,determinism,lifecycle,mutationScope}.test.ts"],
         // One worker for every file, each file's own modules and Pulumi state restored by the setup file.
         isolate: false,
         setupFiles: ["test/mutation/vitest-setup.ts"],
