@@ -18,13 +18,14 @@
 //    Both are recorded in the dry run; the sequencer (vitest.config.ts, CheapestFirst) reads the order.
 // 3. Vitest's per-test and per-hook timeouts lowered in mutant runs, so a test a mutant makes hang fails as a
 //    test (Killed) instead of running into Stryker's timeout, which kills and restarts the test runner process.
-//    The slowest test of the suite takes under 2 s on this machine, and the slowest file under 4 s.
+//    The per-test limit follows the dry-run time of the mutant's slowest covering test (testTimeout below);
+//    hooks get 15 s. The slowest test of the suite takes under 2 s on this machine, and the slowest file under 4 s.
 //
 // The Vitest runner's class is not in its package's exports; it is loaded from its file (the import fails loudly
 // if a later version moves it). ARCH_AMI_MUTANT_FRESH_THREADS=1 turns 1 off (to compare results: a thread per
 // run, as Stryker's own runner). ARCH_AMI_MUTANT_PROFILE=<file> appends one line per mutant run: its time and,
 // per test file, the file's time, the tests run and their time, and the cost the order used.
-import { appendFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -38,7 +39,11 @@ const { VitestTestRunner } = await import(pathToFileURL(path.join(runnerDir, "di
 
 /** The key on globalThis the sequencer reads: a Map from a test file's absolute path to its rank (lowest first). */
 const FILE_RANK_KEY = "archAmiMutantFileRank";
-const MUTANT_TEST_TIMEOUT = 8_000;
+/** A mutant run's per-test timeout: MUTANT_TEST_TIMEOUT_BASE + MUTANT_TEST_TIMEOUT_FACTOR × the slowest covering
+ * test's dry-run time, at least MUTANT_TEST_TIMEOUT_MIN (testTimeout, below). */
+const MUTANT_TEST_TIMEOUT_MIN = 3_000;
+const MUTANT_TEST_TIMEOUT_BASE = 2_000;
+const MUTANT_TEST_TIMEOUT_FACTOR = 3;
 const MUTANT_HOOK_TIMEOUT = 15_000;
 const POOL = "arch-ami-kept-threads";
 const ENTRY = fileURLToPath(new URL("./kept-thread-entry.mjs", import.meta.url));
@@ -183,7 +188,27 @@ class MutantRunner extends VitestTestRunner {
             const file = path.resolve(f.filepath);
             this.fileOverhead.set(file, Math.max(0, (f.result?.duration ?? 0) - (inFile.get(file) ?? 0)));
         }
+        writeFileSync(this.dryRunFile(), JSON.stringify({ testTime: [...this.testTime], fileOverhead: [...this.fileOverhead] }));
         return result;
+    }
+
+    /**
+     * Where the dry run's times are kept for the other runners. Stryker runs the dry run in one test runner process
+     * and starts the others later (after the checkers, or after a timeout), each with an empty runner: they read the
+     * times from the sandbox (Vitest's root), which they share.
+     */
+    dryRunFile() {
+        return path.join(this.ctx.config.root, ".arch-ami-dry-run.json");
+    }
+
+    /** The dry run's times, from dryRunFile when this runner did not run it. Without them, orders and timeouts would be wrong: it throws. */
+    ensureDryRunTimes() {
+        if (this.testTime.size > 0) return;
+        const file = this.dryRunFile();
+        if (!existsSync(file)) throw new Error(`arch-ami-vitest: no dry-run times in ${file}; the dry run writes them`);
+        const { testTime, fileOverhead } = JSON.parse(readFileSync(file, "utf8"));
+        this.testTime = new Map(testTime);
+        this.fileOverhead = new Map(fileOverhead);
     }
 
     /**
@@ -207,6 +232,20 @@ class MutantRunner extends VitestTestRunner {
         return rank;
     }
 
+    /**
+     * The per-test timeout of this mutant's run. A test the mutant makes wait for something that never comes fails
+     * when it runs out (Killed, "Test timed out"): 93 of the 3059 killed mutants of a full run, which cost 823 s
+     * of runner time at a flat 8 s. So the limit follows the covering tests: 2 s plus three times the slowest one's
+     * dry-run time (measured with the checkers running, so already slower than on a quiet machine; every test when
+     * the run has no filter), never under 3 s. The slowest test of the suite, 1.4 s on a quiet machine, gets over
+     * 6 s.
+     */
+    testTimeout(options) {
+        const ids = options.testFilter ?? [...this.testTime.keys()];
+        const slowest = Math.max(0, ...ids.map((id) => this.testTime.get(id) ?? 0));
+        return Math.max(MUTANT_TEST_TIMEOUT_MIN, Math.round(MUTANT_TEST_TIMEOUT_BASE + MUTANT_TEST_TIMEOUT_FACTOR * slowest));
+    }
+
     learn(options, result) {
         const seen = this.record.get(options.sandboxFileName) ?? new Map();
         this.record.set(options.sandboxFileName, seen);
@@ -222,8 +261,10 @@ class MutantRunner extends VitestTestRunner {
     }
 
     async mutantRun(options) {
+        this.ensureDryRunTimes();
+        const testTimeout = this.testTimeout(options);
         for (const project of this.ctx.projects) {
-            project.config.testTimeout = MUTANT_TEST_TIMEOUT;
+            project.config.testTimeout = testTimeout;
             project.config.hookTimeout = MUTANT_HOOK_TIMEOUT;
         }
         const rank = this.order(options);
@@ -239,17 +280,17 @@ class MutantRunner extends VitestTestRunner {
             // its thread is not reused.
             if (!result || result.status === "error" || /timed out/i.test(result.failureMessage ?? "")) await discardParkedThreads();
             if (result) this.learn(options, result);
-            if (process.env.ARCH_AMI_MUTANT_PROFILE) this.profile(options.activeMutant.id, performance.now() - started, rank, result);
+            if (process.env.ARCH_AMI_MUTANT_PROFILE) this.profile(options.activeMutant.id, performance.now() - started, rank, result, testTimeout);
         }
     }
 
-    profile(mutant, ms, rank, result) {
+    profile(mutant, ms, rank, result, testTimeout) {
         const files = this.ctx.state.getFiles().map((f) => {
             const ran = testsRun(f);
             const r = Math.round;
             return [path.basename(f.filepath), r(f.result?.duration ?? 0), ran.length, r(ran.reduce((a, b) => a + b, 0)), r(rank.get(path.resolve(f.filepath)) ?? -1)];
         });
-        appendFileSync(process.env.ARCH_AMI_MUTANT_PROFILE, JSON.stringify({ mutant, ms: Math.round(ms), status: result?.status, files }) + "\n");
+        appendFileSync(process.env.ARCH_AMI_MUTANT_PROFILE, JSON.stringify({ mutant, ms: Math.round(ms), status: result?.status, testTimeout, files }) + "\n");
     }
 }
 
