@@ -164,6 +164,13 @@ describe("customization arguments: limits", () => {
         const c = resolveSettings("arch", { ...BASE_ARGS, services: [unit], aurPackages: [aur], kernelParameters: params }).image.customization;
         assert.deepEqual([c.services, c.aurPackages, c.kernelParameters], [[unit], [aur], params]);
     });
+    it("counts the space between kernel parameters: two of 512 characters make 1025, refused and shown as one command line", () => {
+        const [a, b] = ["a".repeat(512), "b".repeat(512)];
+        assert.throws(
+            () => resolveSettings("arch", { ...BASE_ARGS, kernelParameters: [a, b] }),
+            (e: Error) => e.message.includes(`argument "kernelParameters" is invalid: got "${a} ${b}"; expected at most 1024 characters together`),
+        );
+    });
     it("keeps the AUR URL, less its trailing slashes, only when an AUR package is asked for", () => {
         const aur = (a: ArchAmiArgs) => resolveSettings("arch", { ...BASE_ARGS, ...a }).image.customization.aurUrl;
         assert.equal(aur({ aurPackages: ["yay"], aurUrl: "https://aur.example//" }), "https://aur.example");
@@ -235,6 +242,36 @@ describe("customization arguments: what reaches the builder", () => {
             big({ scripts: [{ name: "s", content: "y".repeat(60 * 1024) }], kernelParameters: ["k".repeat(1000)] }),
         ];
         for (const n of accepted) assert.ok(n <= MAX_COMMAND_BYTES && MAX_COMMAND_BYTES < 128 * 1024, `${n} bytes`);
+    });
+    it("accepts a provisioning command of exactly the limit, measured with the longest volume id, and nothing longer", () => {
+        // The command is measured as the builder will send it: with the longest EBS volume id (vol- and 17 hex
+        // digits). Its size moves in steps of 4 bytes (the config travels base64-encoded), so the file's path
+        // length is varied too: one of them reaches the limit exactly.
+        const files = (p: number, n: number): ArchAmiArgs => ({ ...BASE_ARGS, files: [{ path: `/etc/${"p".repeat(p)}`, content: "x".repeat(n) }] });
+        const accepted = (a: ArchAmiArgs) => {
+            try {
+                resolveSettings("arch", a);
+                return true;
+            } catch (e) {
+                if (/provisioning command of at most/.test((e as Error).message)) return false;
+                throw e;
+            }
+        };
+        const bytes = (a: ArchAmiArgs) =>
+            Buffer.byteLength(provisionCommand(renderConfig(resolveSettings("arch", a).image, { volumeId: "vol-0123456789abcdef0", deviceName: "/dev/sdf" }), "/home/admin/arch-ami/provision"));
+        const sizes: number[] = [];
+        for (let p = 1; p <= 6; p++) {
+            let [lo, hi] = [1, 120 * 1024];
+            while (lo < hi) {
+                const mid = Math.ceil((lo + hi) / 2);
+                if (accepted(files(p, mid))) lo = mid;
+                else hi = mid - 1;
+            }
+            assert.ok(accepted(files(p, lo)) && !accepted(files(p, lo + 1)));
+            sizes.push(bytes(files(p, lo)));
+        }
+        for (const n of sizes) assert.ok(n <= MAX_COMMAND_BYTES, `the longest accepted command with the real volume id: ${n} bytes`);
+        assert.ok(sizes.includes(MAX_COMMAND_BYTES), `one of the longest accepted commands is exactly ${MAX_COMMAND_BYTES} bytes: ${sizes.join(", ")}`);
     });
 
     it("renders each into provision.sh's config, content base64-encoded, in order", () => {
