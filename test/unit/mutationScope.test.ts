@@ -6,10 +6,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-interface ScopedChecker {
-    importersOf(files: Map<string, string>): Map<string, string[]>;
-}
-const load = () => import("../mutation/scoped-checker.mjs") as Promise<ScopedChecker>;
+const load = () => import("../mutation/scoped-checker.mjs");
 
 const sorted = (m: Map<string, string[]>, f: string) => [...(m.get(f) ?? [])].sort();
 
