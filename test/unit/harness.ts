@@ -266,9 +266,16 @@ function engineView(req: RegisterRequest, toEngine: (mockUrn: string) => string)
     };
 }
 
-/** Resolves an Output (mocks resolve every value). */
+/**
+ * Resolves an Output (mocks resolve every value), and rejects when it rejects: `apply` never calls back for a
+ * rejected output, so the test would wait until its timeout (node:test cancels it only once the event loop is
+ * empty; Vitest, which the mutation run uses, waits for the timeout). Output.promise is what the SDK awaits.
+ */
 export function value<T>(o: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => o.apply(resolve));
+    return new Promise((resolve, reject) => {
+        o.apply(resolve);
+        (o as unknown as { promise(): Promise<T> }).promise().catch(reject);
+    });
 }
 
 /** A transformation that records each child's options, for tests that check dependsOn/ignoreChanges. */
