@@ -1,4 +1,4 @@
-// Stryker's Vitest runner (@stryker-mutator/vitest-runner 10) with three changes that make a mutant's run cheap.
+// Stryker's Vitest runner (@stryker-mutator/vitest-runner 10) with four changes that make a mutant's run cheap.
 // The tests a run executes, and how Stryker judges the result, are unchanged.
 //
 // 1. One worker thread for every run. Stryker calls Vitest's `start` once per mutant, and Vitest stops the run's
@@ -18,8 +18,10 @@
 //    Both are recorded in the dry run; the sequencer (vitest.config.ts, CheapestFirst) reads the order.
 // 3. Vitest's per-test and per-hook timeouts lowered in mutant runs, so a test a mutant makes hang fails as a
 //    test (Killed) instead of running into Stryker's timeout, which kills and restarts the test runner process.
-//    The per-test limit follows the dry-run time of the mutant's slowest covering test (testTimeout below);
-//    hooks get 15 s. The slowest test of the suite takes under 2 s on this machine, and the slowest file under 4 s.
+//    The per-test limit follows the dry-run time of the mutant's slowest covering test (testTimeout below), the
+//    per-hook limit the dry-run time its covering test files spent outside their tests (hookTimeout below).
+// 4. A mutant run stops at its first failed suite (a `before` hook that threw), as Vitest's bail stops it at its
+//    first failed test (stopAtFailedSuite below): Stryker already counts such a run as a kill.
 //
 // The Vitest runner's class is not in its package's exports; it is loaded from its file (the import fails loudly
 // if a later version moves it). ARCH_AMI_MUTANT_FRESH_THREADS=1 turns 1 off (to compare results: a thread per
@@ -30,12 +32,14 @@ import { createRequire } from "node:module";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { INSTRUMENTER_CONSTANTS } from "@stryker-mutator/api/core";
+import { TestStatus } from "@stryker-mutator/api/test-runner";
 import { commonTokens, declareFactoryPlugin, PluginKind, tokens } from "@stryker-mutator/api/plugin";
 import { ThreadsPoolWorker } from "vitest/node";
 
 const require = createRequire(import.meta.url);
 const runnerDir = path.dirname(require.resolve("@stryker-mutator/vitest-runner/package.json"));
 const { VitestTestRunner } = await import(pathToFileURL(path.join(runnerDir, "dist/src/vitest-test-runner.js")).href);
+const { collectTestsFromSuite, convertTestToTestResult } = await import(pathToFileURL(path.join(runnerDir, "dist/src/vitest-helpers.js")).href);
 
 /** The key on globalThis the sequencer reads: a Map from a test file's absolute path to its rank (lowest first). */
 const FILE_RANK_KEY = "archAmiMutantFileRank";
@@ -44,7 +48,9 @@ const FILE_RANK_KEY = "archAmiMutantFileRank";
 const MUTANT_TEST_TIMEOUT_MIN = 3_000;
 const MUTANT_TEST_TIMEOUT_BASE = 2_000;
 const MUTANT_TEST_TIMEOUT_FACTOR = 3;
-const MUTANT_HOOK_TIMEOUT = 15_000;
+/** A mutant run's per-hook timeout: the same rule over the time its test files spent outside their tests in the dry
+ * run (hookTimeout, below), at most MUTANT_HOOK_TIMEOUT_MAX. */
+const MUTANT_HOOK_TIMEOUT_MAX = 15_000;
 const POOL = "arch-ami-kept-threads";
 const ENTRY = fileURLToPath(new URL("./kept-thread-entry.mjs", import.meta.url));
 
@@ -56,6 +62,22 @@ let pendingStop = Promise.resolve();
 /** A thread runs at most this many runs (Vitest's runtime keeps a little per run: rpc.js onCancelCallbacks,
  * init.js cleanupListeners), then a new one starts. */
 const MAX_RUNS_PER_THREAD = 200;
+
+/** The states a Vitest task ends in; a test in any other state (running, queued) has no verdict yet. */
+const SETTLED = new Set(["pass", "fail", "skip", "todo"]);
+
+/**
+ * Whether Stryker already judges this run a kill: a settled test of these files that its Vitest runner reads as
+ * failed, by its own conversion (vitest-helpers.js convertTestToTestResult: a failed test, or a test skipped
+ * under a suite that failed, e.g. in its beforeAll; vitest-test-runner.js `run` reads every test with a result
+ * and calls the run a kill when one is failed). A failed test stays failed and a failed suite stays failed, so
+ * what is failed now is failed at the end of the run.
+ */
+function strykerSeesFailure(files) {
+    return files
+        .flatMap((file) => collectTestsFromSuite(file))
+        .some((test) => SETTLED.has(test.result?.state) && convertTestToTestResult(test).status === TestStatus.Failed);
+}
 
 function takeParkedThread() {
     while (parked.length > 0) {
@@ -167,13 +189,39 @@ class MutantRunner extends VitestTestRunner {
     /** Per mutated source file, per test file: how often the file ran tests for one of its mutants, and killed it. */
     record = new Map();
 
+    /** In a mutant run (not the dry run). */
+    inMutantRun = false;
+    /** This mutant run was stopped by stopAtFailedSuite. */
+    stoppedAtSuite = false;
+
     async init() {
         await super.init();
+        this.ctx.reporters.push({ onTaskUpdate: (packs) => this.stopAtFailedSuite(packs) });
         if (process.env.ARCH_AMI_MUTANT_FRESH_THREADS === "1") return;
         for (const project of this.ctx.projects) {
             project.config.pool = POOL;
             project.config.poolRunner = { name: POOL, createPoolWorker: (options) => new KeptThreadsWorker(options) };
         }
+    }
+
+    /**
+     * Stops a mutant run at a failed suite, as Vitest's bail stops it at a failed test. Stryker counts the tests a
+     * failed `before` hook left unrun as failed (strykerSeesFailure), so such a run is already a kill; but Vitest
+     * counts only failed tests for its bail (vitest index.*.js resolveTestRunner, onAfterRunTask: a test whose state
+     * is "fail"; @vitest/runner runSuite marks the tests of a suite whose beforeAll threw as "skip"), so it went on
+     * to the next files: one run of a full run spent 15 s in a hook that timed out, then 13 s in eleven more files.
+     * A failed test is left to the bail, which asks for the cancel itself: a second cancel while the first is under
+     * way is a forced one (vitest cli-api.js Pool.cancel), which stops the worker thread instead of parking it.
+     */
+    stopAtFailedSuite(packs) {
+        if (!this.inMutantRun || this.ctx.isCancelling) return;
+        const failed = packs.filter(([, result]) => result?.state === "fail").map(([id]) => this.ctx.state.idMap.get(id));
+        if (!failed.some((task) => task && task.type !== "test")) return;
+        const files = this.ctx.state.getFiles();
+        if (files.flatMap((file) => collectTestsFromSuite(file)).some((test) => test.result?.state === "fail")) return;
+        if (!strykerSeesFailure(files)) return;
+        this.stoppedAtSuite = true;
+        void this.ctx.cancelCurrentRun("test-failure");
     }
 
     async dryRun(options) {
@@ -246,6 +294,19 @@ class MutantRunner extends VitestTestRunner {
         return Math.max(MUTANT_TEST_TIMEOUT_MIN, Math.round(MUTANT_TEST_TIMEOUT_BASE + MUTANT_TEST_TIMEOUT_FACTOR * slowest));
     }
 
+    /**
+     * The per-hook timeout of this mutant's run, by the rule of testTimeout over what its covering test files
+     * spent outside their tests in the dry run (imports and every before/after hook: a bound on any one hook), at
+     * most 15 s. A file's `before` hook runs the component program its tests assert on, and a mutant that keeps
+     * one of the program's outputs from resolving makes it wait until this limit: at a flat 15 s, five runs of a
+     * full run (2026-12-03) each waited 15 s in one hook (copies, registration, localVm tests).
+     */
+    hookTimeout(options) {
+        const files = options.testFilter ? new Set(options.testFilter.map(fileOf)) : new Set(this.fileOverhead.keys());
+        const slowest = Math.max(0, ...[...files].map((f) => this.fileOverhead.get(f) ?? 0));
+        return Math.min(MUTANT_HOOK_TIMEOUT_MAX, Math.max(MUTANT_TEST_TIMEOUT_MIN, Math.round(MUTANT_TEST_TIMEOUT_BASE + MUTANT_TEST_TIMEOUT_FACTOR * slowest)));
+    }
+
     learn(options, result) {
         const seen = this.record.get(options.sandboxFileName) ?? new Map();
         this.record.set(options.sandboxFileName, seen);
@@ -263,34 +324,38 @@ class MutantRunner extends VitestTestRunner {
     async mutantRun(options) {
         this.ensureDryRunTimes();
         const testTimeout = this.testTimeout(options);
+        const hookTimeout = this.hookTimeout(options);
         for (const project of this.ctx.projects) {
             project.config.testTimeout = testTimeout;
-            project.config.hookTimeout = MUTANT_HOOK_TIMEOUT;
+            project.config.hookTimeout = hookTimeout;
         }
         const rank = this.order(options);
         globalThis[FILE_RANK_KEY] = rank;
         const started = performance.now();
         let result;
+        this.inMutantRun = true;
+        this.stoppedAtSuite = false;
         try {
             result = await super.mutantRun(options);
             return result;
         } finally {
+            this.inMutantRun = false;
             delete globalThis[FILE_RANK_KEY];
             // A run in which a test timed out, or something failed outside a test, may have left work running:
             // its thread is not reused.
             if (!result || result.status === "error" || /timed out/i.test(result.failureMessage ?? "")) await discardParkedThreads();
             if (result) this.learn(options, result);
-            if (process.env.ARCH_AMI_MUTANT_PROFILE) this.profile(options.activeMutant.id, performance.now() - started, rank, result, testTimeout);
+            if (process.env.ARCH_AMI_MUTANT_PROFILE) this.profile(options, performance.now() - started, rank, result, testTimeout, hookTimeout);
         }
     }
 
-    profile(mutant, ms, rank, result, testTimeout) {
+    profile(options, ms, rank, result, testTimeout, hookTimeout) {
         const files = this.ctx.state.getFiles().map((f) => {
             const ran = testsRun(f);
             const r = Math.round;
             return [path.basename(f.filepath), r(f.result?.duration ?? 0), ran.length, r(ran.reduce((a, b) => a + b, 0)), r(rank.get(path.resolve(f.filepath)) ?? -1)];
         });
-        appendFileSync(process.env.ARCH_AMI_MUTANT_PROFILE, JSON.stringify({ mutant, ms: Math.round(ms), status: result?.status, testTimeout, files }) + "\n");
+        appendFileSync(process.env.ARCH_AMI_MUTANT_PROFILE, JSON.stringify({ mutant: options.activeMutant.id, ms: Math.round(ms), status: result?.status, testTimeout, hookTimeout, timeout: Math.round(options.timeout), stoppedAtSuite: this.stoppedAtSuite, files }) + "\n");
     }
 }
 

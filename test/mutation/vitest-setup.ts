@@ -24,6 +24,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, expect, inject, vi } from "vitest";
 
 deferPulumiClosureDependencies();
+reportResourceErrorsPlainly();
 
 type Hits = Record<string, number>;
 interface StrykerNamespace {
@@ -88,6 +89,26 @@ async function loadImportedSources(): Promise<void> {
         if (!/^(src|program)(\/|$)/.test(target) || entries.has(`${target}.ts`) || entries.has(target)) continue;
         await import(path.join(root, target));
     }
+}
+
+/**
+ * Gives Pulumi's ResourceError a toJSON: its name, message and stack. Vitest sends every error it reports (a
+ * failed test's or hook's, an unhandled rejection) to the main process as a copy made by walking all of the
+ * error's properties, getters and prototypes included (@vitest/utils serialize.js serializeValue), unless the
+ * error has a toJSON, whose result it copies instead. A ResourceError holds its resource (@pulumi/pulumi
+ * errors.js), and through it the component's whole tree of resources and Outputs: a mutant that made the
+ * preflight refuse in copies.test.ts kept the worker at 150 % CPU and 2.3 GB for as long as it was let run
+ * (node:test reports the same failure at once), so Stryker's timeout ended the run and restarted the runner.
+ */
+function reportResourceErrorsPlainly(): void {
+    const { ResourceError } = Module.createRequire(__filename)("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+    const proto = ResourceError.prototype as unknown as Record<string, unknown>;
+    if (Object.prototype.hasOwnProperty.call(proto, "toJSON")) return;
+    Object.defineProperty(proto, "toJSON", {
+        value(this: Error & { hideStack?: boolean }) {
+            return { name: this.name, message: this.message, stack: this.stack, hideStack: this.hideStack };
+        },
+    });
 }
 
 /**
