@@ -10,7 +10,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { KeyChoice, Relay, chooseKey, invokingHome, localVerifyArgs, main, parseArgs, usage } from "../../src/local/boot";
-import { UsageError, findOvmf, kvmUsable } from "../../src/local/prerequisites";
+import { OVMF_CANDIDATES, UsageError, findOvmf, kvmUsable } from "../../src/local/prerequisites";
 import * as verify from "../../src/image/verify";
 import * as render from "../../src/render";
 import * as settings from "../../src/settings";
@@ -170,6 +170,12 @@ describe("the key pair boot-local launches with", { skip: noTools }, () => {
             usageError(() => chooseKey(opts({ sshKey: path.join(tmp, "bad.pub") }), noDir), `boot-local: --ssh-key ${path.join(tmp, "bad.pub")}: not an OpenSSH public key (ssh-ed25519 AAAA… comment)`);
         }
         usageError(() => chooseKey(opts({ sshKey: path.join(tmp, "none.pub") }), noDir), `boot-local: --ssh-key ${path.join(tmp, "none.pub")}: ENOENT: no such file or directory, open '${path.join(tmp, "none.pub")}'`);
+        // Only the final ".pub" is the suffix: a folder named with ".pub" keeps its name.
+        const keys = path.join(tmp, "keys.pub.d");
+        fs.mkdirSync(keys);
+        fs.writeFileSync(path.join(keys, "k.pub"), KEY);
+        fs.writeFileSync(path.join(keys, "k"), "private");
+        assert.deepEqual(chooseKey(opts({ sshKey: path.join(keys, "k.pub"), verify: true }), noDir), { publicFile: path.join(keys, "k.pub"), publicKey: KEY, privateFile: path.join(keys, "k"), ephemeral: false });
     });
 
     it("without --ssh-key: the first of ~/.ssh/id_ed25519.pub, id_ecdsa.pub, id_rsa.pub, with its private key when there", () => {
@@ -186,6 +192,13 @@ describe("the key pair boot-local launches with", { skip: noTools }, () => {
         assert.deepEqual(chooseKey(opts({}), noDir), { publicFile: path.join(ssh, "id_ed25519.pub"), publicKey: KEY, privateFile: undefined, ephemeral: false });
         fs.writeFileSync(path.join(ssh, "id_ed25519.pub"), "garbage");
         usageError(() => chooseKey(opts({}), noDir), `boot-local: key ${path.join(ssh, "id_ed25519.pub")}: not an OpenSSH public key (ssh-ed25519 AAAA… comment)`);
+        // A home whose path has ".pub" in it: the private key is still the file next to the public one.
+        const dotted = path.join(tmp, "home.pub.d", ".ssh");
+        fs.mkdirSync(dotted, { recursive: true });
+        fs.writeFileSync(path.join(dotted, "id_ed25519.pub"), `${KEY}\n`);
+        fs.writeFileSync(path.join(dotted, "id_ed25519"), "private");
+        process.env.HOME = path.dirname(dotted);
+        assert.deepEqual(chooseKey(opts({}), noDir), { publicFile: path.join(dotted, "id_ed25519.pub"), publicKey: KEY, privateFile: path.join(dotted, "id_ed25519"), ephemeral: false });
     });
 
     it("--verify, or no key of the user's: a new ed25519 key pair in the key folder, owned by SUDO_UID:SUDO_GID under sudo", () => {
@@ -197,6 +210,9 @@ describe("the key pair boot-local launches with", { skip: noTools }, () => {
             assert.match(fs.readFileSync(privateFile, "utf8"), /^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
             const fp = execFileSync("ssh-keygen", ["-l", "-f", privateFile], { encoding: "utf8" });
             assert.match(fp, /\(ED25519\)\n$/);
+            // Without a passphrase: boot-local logs in with it non-interactively.
+            const derived = execFileSync("ssh-keygen", ["-y", "-P", "", "-f", privateFile], { encoding: "utf8" }).trim();
+            assert.equal(derived.split(" ").slice(0, 2).join(" "), k.publicKey.split(" ").slice(0, 2).join(" "));
         };
         const k1 = chooseKey(opts({ verify: true }), keyDir);
         check(k1, path.join(tmp, "keydir0"));
@@ -327,6 +343,34 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
         assert.deepEqual(fake.calls(), [], "nothing started");
     });
 
+    it("refuses a host without what it needs, before anything starts: each program with its package, OVMF only for UEFI", async () => {
+        fake.reset();
+        // A PATH with everything boot-local runs but ssh-keygen (the fakes for ip, ssh and QEMU), and no OVMF.
+        const bin = path.join(tmp, "bin-without-ssh-keygen");
+        fs.mkdirSync(bin);
+        for (const c of ["sh", "ip", "qemu-system-x86_64", "qemu-img", "python3", "ssh"]) {
+            fs.symlinkSync(execFileSync("sh", ["-c", `command -v ${c}`], { encoding: "utf8" }).trim(), path.join(bin, c));
+        }
+        const pathBefore = process.env.PATH;
+        const ovmf = OVMF_CANDIDATES.splice(0, OVMF_CANDIDATES.length, { code: path.join(tmp, "no-OVMF_CODE.fd"), vars: path.join(tmp, "no-OVMF_VARS.fd") });
+        process.env.PATH = bin;
+        try {
+            const keygen = "ssh-keygen: install openssh-client (Debian/Ubuntu: apt install openssh-client; Arch: pacman -S openssh; Fedora: dnf install openssh-clients)";
+            await assert.rejects(main(["--firmware", "bios", image]), (e: unknown) => {
+                assert.ok(e instanceof UsageError);
+                assert.equal(e.message, `boot-local cannot run on this host; it needs:\n  - ${keygen}`);
+                return true;
+            });
+            await assert.rejects(main(["--firmware", "uefi", image]), {
+                message: `boot-local cannot run on this host; it needs:\n  - ${keygen}\n  - UEFI firmware (OVMF): install ovmf (Debian/Ubuntu), edk2-ovmf (Arch), edk2-ovmf (Fedora)`,
+            });
+        } finally {
+            process.env.PATH = pathBefore;
+            OVMF_CANDIDATES.splice(0, OVMF_CANDIDATES.length, ...ovmf);
+        }
+        assert.deepEqual(fake.calls(), [], "nothing started");
+    });
+
     it("foreground: the instance described, the ssh command printed, the guest's power-off ends it; everything removed", async () => {
         fake.reset();
         const copy = path.join(tmp, "overlay-seen.qcow2");
@@ -361,6 +405,8 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
         const qemu = calls.find((x) => x.args[3] === "qemu-system-x86_64")!;
         assert.ok(qemu.args.includes("-no-reboot") === false && qemu.args.includes(`file=${path.join(work, "local.qcow2")},if=none,id=disk,format=qcow2`), qemu.args.join(" "));
         assert.ok(qemu.args.includes(`type=3,manufacturer=Amazon EC2,asset=${id}`));
+        const nic = qemu.args.find((a) => a.startsWith("user,model=virtio-net-pci,"));
+        assert.ok(nic?.includes(",net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,dhcpstart=10.0.2.15,"), `QEMU's user network is 10.0.2.0/24: ${nic}`);
         assert.deepEqual(calls[calls.length - 1].args, ["netns", "delete", ns]);
         assert.equal(fs.existsSync(work), false, "the work folder is removed");
         await assert.rejects(new Promise((resolve, reject) => net.connect(port, "127.0.0.1", () => resolve(undefined)).on("error", reject)), /ECONNREFUSED/, "the relay is closed");
@@ -404,9 +450,10 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
 
     it("--ssh-key with its private key: printed with -i; a key of its own (ephemeral) too, and said to be removed", async () => {
         fake.reset();
-        const pub = path.join(tmp, "k.pub");
+        // ".pub" inside the name too: only the last one is the public key's suffix.
+        const pub = path.join(tmp, "k.public.pub");
         fs.writeFileSync(pub, `${KEY}\n`);
-        fs.writeFileSync(path.join(tmp, "k"), "private");
+        fs.writeFileSync(path.join(tmp, "k.public"), "private");
         const off = poweredOff();
         fake.set({ FAKE_KEYSCAN: "[127.0.0.1]:2222 ecdsa-sha2-nistp256 AAAA\\n", ...off.env, FAKE_QEMU_EXIT: "3" });
         const port = await freePort();
@@ -414,8 +461,8 @@ describe("boot-local main(), with a fake ip", { skip: notRoot || noTools }, () =
         const [code, out] = await run([...(uefi ? [] : ["--firmware", "bios"]), "--ssh-key", pub, "--ssh-port", String(port), image], off.onLine);
         assert.equal(code, 0);
         if (uefi) assert.match(out[1], /: UEFI \(OVMF\), disk on nvme, /, "no record, no --firmware: UEFI");
-        assert.match(out[1], new RegExp(`; key pair k \\(${pub}\\)\n$`));
-        assert.equal(out[5], `\n  ssh -p ${port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i ${path.join(tmp, "k")} arch@127.0.0.1\n\n`);
+        assert.ok(out[1].endsWith(`; key pair k.public (${pub})\n`), out[1]);
+        assert.equal(out[5], `\n  ssh -p ${port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i ${path.join(tmp, "k.public")} arch@127.0.0.1\n\n`);
         assert.equal(out[out.length - 1], "boot-local: the guest powered off (QEMU exit 3); removing the instance\n");
 
         fake.reset();

@@ -244,6 +244,15 @@ describe("the instance's VM, with a fake ip", { skip: notRoot }, () => {
         await assert.rejects(vm.waitForSshd(0), { message: `no SSH server answered within 0s; serial:\n${tail}` });
         await vm.tearDown();
         await assert.rejects(vm.waitForSsh("/k", 10), { message: `the VM stopped before SSH answered; serial:\n` });
+
+        // QEMU gone, its console still there: the error ends with the console's last 4000 characters.
+        const gone = make();
+        fake.set({ FAKE_QEMU_RUN: "0" });
+        gone.start();
+        await gone.exited;
+        await assert.rejects(gone.waitForSsh("/k", 10), { message: `the VM stopped before SSH answered; serial:\n${tail}` });
+        await assert.rejects(gone.waitForSshd(10), { message: `the VM stopped before SSH answered; serial:\n${tail}` });
+        await gone.tearDown();
     });
 });
 
