@@ -32,7 +32,7 @@ import { createRequire } from "node:module";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { INSTRUMENTER_CONSTANTS } from "@stryker-mutator/api/core";
-import { TestStatus } from "@stryker-mutator/api/test-runner";
+import { MutantRunStatus, TestStatus } from "@stryker-mutator/api/test-runner";
 import { commonTokens, declareFactoryPlugin, PluginKind, tokens } from "@stryker-mutator/api/plugin";
 import { ThreadsPoolWorker } from "vitest/node";
 
@@ -77,6 +77,32 @@ function strykerSeesFailure(files) {
     return files
         .flatMap((file) => collectTestsFromSuite(file))
         .some((test) => SETTLED.has(test.result?.state) && convertTestToTestResult(test).status === TestStatus.Failed);
+}
+
+/**
+ * The first suite (or file) that failed by itself, not through a test: a hook threw (an `after` hook, or a `before`
+ * hook), or undefined. node:test, which runs the unit suite (`npm run test:unit`), reports such a suite "not ok"
+ * and fails the run (an `after` hook that throws included); Stryker's Vitest runner reads only tests, and a
+ * failed afterAll leaves every test passed (vitest-helpers.js convertTestToTestResult looks at a suite's failure
+ * only for a skipped test), so a mutant whose only effect is that failure "survived" under Stryker while the
+ * unit suite fails on it (local/vm.ts tearDown's `recursive: false`). "No test found in suite" is Vitest's own
+ * verdict on an empty suite, not a hook's.
+ */
+function failedSuite(files) {
+    const walk = (suite) => {
+        const error = suite.result?.state === "fail" ? suite.result.errors?.[0] : undefined;
+        if (error && !/^No test found in suite/.test(error.message ?? "")) return suite;
+        for (const t of suite.tasks ?? []) {
+            const found = t.type === "test" ? undefined : walk(t);
+            if (found) return found;
+        }
+        return undefined;
+    };
+    for (const file of files) {
+        const found = walk(file);
+        if (found) return found;
+    }
+    return undefined;
 }
 
 function takeParkedThread() {
@@ -219,7 +245,7 @@ class MutantRunner extends VitestTestRunner {
         if (!failed.some((task) => task && task.type !== "test")) return;
         const files = this.ctx.state.getFiles();
         if (files.flatMap((file) => collectTestsFromSuite(file)).some((test) => test.result?.state === "fail")) return;
-        if (!strykerSeesFailure(files)) return;
+        if (!strykerSeesFailure(files) && !failedSuite(files)) return;
         this.stoppedAtSuite = true;
         void this.ctx.cancelCurrentRun("test-failure");
     }
@@ -227,6 +253,9 @@ class MutantRunner extends VitestTestRunner {
     async dryRun(options) {
         const result = await super.dryRun(options);
         if (result.status !== "complete") return result;
+        const failed = failedSuite(this.ctx.state.getFiles());
+        // A hook failing without a mutant would make every mutant its file's tests reach a kill (killedBySuite).
+        if (failed) throw new Error(`arch-ami-vitest: the dry run's suite "${failed.name}" (${failed.file?.filepath}) failed outside its tests: ${failed.result.errors[0].message}`);
         const inFile = new Map();
         for (const t of result.tests) {
             this.testTime.set(t.id, t.timeSpentMs);
@@ -307,6 +336,18 @@ class MutantRunner extends VitestTestRunner {
         return Math.min(MUTANT_HOOK_TIMEOUT_MAX, Math.max(MUTANT_TEST_TIMEOUT_MIN, Math.round(MUTANT_TEST_TIMEOUT_BASE + MUTANT_TEST_TIMEOUT_FACTOR * slowest)));
     }
 
+    /**
+     * A run Stryker's Vitest runner calls survived, in which a suite failed by itself (failedSuite), as node:test
+     * sees it: killed, by the tests of that suite that ran.
+     */
+    killedBySuite(result) {
+        if (result.status !== MutantRunStatus.Survived) return result;
+        const suite = failedSuite(this.ctx.state.getFiles());
+        if (!suite) return result;
+        const killedBy = collectTestsFromSuite(suite).filter((t) => t.result).map((t) => convertTestToTestResult(t).id);
+        return { status: MutantRunStatus.Killed, killedBy, failureMessage: `${suite.name} failed outside its tests: ${suite.result.errors[0].message}`, nrOfTests: result.nrOfTests };
+    }
+
     learn(options, result) {
         const seen = this.record.get(options.sandboxFileName) ?? new Map();
         this.record.set(options.sandboxFileName, seen);
@@ -336,7 +377,7 @@ class MutantRunner extends VitestTestRunner {
         this.inMutantRun = true;
         this.stoppedAtSuite = false;
         try {
-            result = await super.mutantRun(options);
+            result = this.killedBySuite(await super.mutantRun(options));
             return result;
         } finally {
             this.inMutantRun = false;
