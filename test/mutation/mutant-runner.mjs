@@ -86,12 +86,14 @@ function strykerSeesFailure(files) {
  * failed afterAll leaves every test passed (vitest-helpers.js convertTestToTestResult looks at a suite's failure
  * only for a skipped test), so a mutant whose only effect is that failure "survived" under Stryker while the
  * unit suite fails on it (local/vm.ts tearDown's `recursive: false`). "No test found in suite" is Vitest's own
- * verdict on an empty suite, not a hook's.
+ * verdict on an empty suite, not a hook's; "Hook timed out" is the limit of hookTimeout, which node:test does not
+ * have (an after hook that is slow under load but ends is no failure there; a `before` hook's timeout already
+ * fails its tests for Stryker).
  */
 function failedSuite(files) {
     const walk = (suite) => {
         const error = suite.result?.state === "fail" ? suite.result.errors?.[0] : undefined;
-        if (error && !/^No test found in suite/.test(error.message ?? "")) return suite;
+        if (error && !/^(No test found in suite|Hook timed out in)/.test(error.message ?? "")) return suite;
         for (const t of suite.tasks ?? []) {
             const found = t.type === "test" ? undefined : walk(t);
             if (found) return found;
@@ -223,6 +225,21 @@ class MutantRunner extends VitestTestRunner {
     async init() {
         await super.init();
         this.ctx.reporters.push({ onTaskUpdate: (packs) => this.stopAtFailedSuite(packs) });
+        // One cancel per run. The worker's bail asks for one (rpc onCancel -> Vitest.cancelCurrentRun) even when
+        // stopAtFailedSuite already did, if a test fails before our cancel reaches the worker; a second
+        // Pool.cancel while the first is under way is a forced one (cli-api.js: force = this._isCancelling),
+        // which terminates the thread without its after hooks. The worker has stopped itself either way
+        // (its runner's cancel() sets cancelRun before it asks).
+        const cancel = this.ctx.cancelCurrentRun.bind(this.ctx);
+        this.ctx.cancelCurrentRun = (reason) => (this.ctx.isCancelling ? Promise.resolve() : cancel(reason));
+        // An error outside the tests (an unhandled rejection in the worker) reaches Vitest's state as the worker's
+        // copy, an object without a prototype (@vitest/utils serializeValue: Object.create(null)); Stryker's runner
+        // turns each into a string when no test failed (vitest-test-runner.js `run`, @stryker-mutator/util
+        // errorToString: String(error)), which throws for such an object and crashed the runner process
+        // (local/vm.ts:303 in a full run, twice, then a RuntimeError). Kept as an Error with the same fields.
+        const errors = this.ctx.state.errorsSet;
+        const add = errors.add.bind(errors);
+        errors.add = (e) => add(e !== null && typeof e === "object" && Object.getPrototypeOf(e) === null ? Object.assign(new Error(String(e.message ?? "")), e) : e);
         if (process.env.ARCH_AMI_MUTANT_FRESH_THREADS === "1") return;
         for (const project of this.ctx.projects) {
             project.config.pool = POOL;
@@ -237,7 +254,8 @@ class MutantRunner extends VitestTestRunner {
      * is "fail"; @vitest/runner runSuite marks the tests of a suite whose beforeAll threw as "skip"), so it went on
      * to the next files: one run of a full run spent 15 s in a hook that timed out, then 13 s in eleven more files.
      * A failed test is left to the bail, which asks for the cancel itself: a second cancel while the first is under
-     * way is a forced one (vitest cli-api.js Pool.cancel), which stops the worker thread instead of parking it.
+     * way is a forced one (vitest cli-api.js Pool.cancel), which stops the worker thread instead of parking it (and
+     * init drops a second cancel of a run for the other order).
      */
     stopAtFailedSuite(packs) {
         if (!this.inMutantRun || this.ctx.isCancelling) return;
@@ -245,7 +263,7 @@ class MutantRunner extends VitestTestRunner {
         if (!failed.some((task) => task && task.type !== "test")) return;
         const files = this.ctx.state.getFiles();
         if (files.flatMap((file) => collectTestsFromSuite(file)).some((test) => test.result?.state === "fail")) return;
-        if (!strykerSeesFailure(files) && !failedSuite(files)) return;
+        if (!strykerSeesFailure(files)) return;
         this.stoppedAtSuite = true;
         void this.ctx.cancelCurrentRun("test-failure");
     }
@@ -337,14 +355,19 @@ class MutantRunner extends VitestTestRunner {
     }
 
     /**
-     * A run Stryker's Vitest runner calls survived, in which a suite failed by itself (failedSuite), as node:test
-     * sees it: killed, by the tests of that suite that ran.
+     * A run Stryker's Vitest runner calls survived (or an error outside the tests), in which a suite failed by
+     * itself (failedSuite), as node:test sees it: killed, by the tests of that suite that ran.
      */
-    killedBySuite(result) {
-        if (result.status !== MutantRunStatus.Survived) return result;
+    killedBySuite(result, options) {
+        // "error": something failed outside the tests and no test failed (vitest-test-runner.js `run`); node:test
+        // fails the run for that too.
+        if (result.status !== MutantRunStatus.Survived && result.status !== MutantRunStatus.Error) return result;
         const suite = failedSuite(this.ctx.state.getFiles());
         if (!suite) return result;
-        const killedBy = collectTestsFromSuite(suite).filter((t) => t.result).map((t) => convertTestToTestResult(t).id);
+        const ran = collectTestsFromSuite(suite).filter((t) => t.result).map((t) => convertTestToTestResult(t).id);
+        // A file that failed while loading has no tests: its covering tests are the killers.
+        const file = path.resolve(suite.file?.filepath ?? suite.filepath ?? "");
+        const killedBy = ran.length > 0 ? ran : (options.testFilter ?? []).filter((id) => fileOf(id) === file);
         return { status: MutantRunStatus.Killed, killedBy, failureMessage: `${suite.name} failed outside its tests: ${suite.result.errors[0].message}`, nrOfTests: result.nrOfTests };
     }
 
@@ -377,7 +400,7 @@ class MutantRunner extends VitestTestRunner {
         this.inMutantRun = true;
         this.stoppedAtSuite = false;
         try {
-            result = this.killedBySuite(await super.mutantRun(options));
+            result = this.killedBySuite(await super.mutantRun(options), options);
             return result;
         } finally {
             this.inMutantRun = false;

@@ -105,6 +105,8 @@ function reportResourceErrorsPlainly(): void {
     const proto = ResourceError.prototype as unknown as Record<string, unknown>;
     if (Object.prototype.hasOwnProperty.call(proto, "toJSON")) return;
     Object.defineProperty(proto, "toJSON", {
+        writable: true,
+        configurable: true,
         value(this: Error & { hideStack?: boolean }) {
             return { name: this.name, message: this.message, stack: this.stack, hideStack: this.hideStack };
         },
